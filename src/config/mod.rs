@@ -1,0 +1,229 @@
+//! Configuration: where it comes from, and how it becomes a [`Config`] the agent can trust.
+//!
+//! Two stages, as in ripgrep's `LowArgs` → `HiArgs`:
+//! 1. [`schema`] parses the TOML (or, for remote config, JSON) with `deny_unknown_fields`.
+//!    Syntax and type errors stop this stage; they are reported with the key path and line.
+//! 2. [`validate`] resolves durations, sizes, addresses, paths, regexes and the board profile,
+//!    collecting **every** problem with its key path before giving up.
+//!
+//! A config that did not pass both stages never reaches the running agent. With no file at all
+//! the agent runs on the embedded default, which is simply every key at its default.
+
+pub mod board;
+pub mod schema;
+pub mod units;
+pub mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use validate::{Collector, Config};
+
+/// One thing wrong with a configuration, with the key path it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: String,
+    pub message: String,
+}
+
+/// Every problem found in one configuration.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Problems(Vec<Problem>);
+
+impl Problems {
+    pub fn add(&mut self, path: &str, message: impl Into<String>) {
+        self.0.push(Problem {
+            path: path.to_string(),
+            message: message.into(),
+        });
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &Problem> {
+        self.0.iter()
+    }
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            // Parser messages span lines (a source excerpt); keep them under their bullet.
+            let message = p.message.replace('\n', "\n    ");
+            if p.path.is_empty() {
+                write!(f, "  - {message}")?;
+            } else {
+                write!(f, "  - {}: {message}", p.path)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where a configuration came from, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Embedded,
+    File(PathBuf),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Embedded => f.write_str("embedded default configuration"),
+            Origin::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum ConfigError {
+    /// The file could not be read at all.
+    Read { path: PathBuf, source: std::io::Error },
+    /// The file was read, and is wrong in the listed ways.
+    Invalid { origin: Origin, problems: Problems },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Read { path, source } => {
+                write!(f, "cannot read config file {}: {source}", path.display())
+            }
+            ConfigError::Invalid { origin, problems } => {
+                let n = problems.len();
+                let s = if n == 1 { "" } else { "s" };
+                write!(f, "{origin}: {n} problem{s}:\n{problems}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Loads the file (or the embedded default when `path` is `None`) and validates it.
+/// `board` overrides `[agent] board` (the `--board` flag).
+pub fn load(path: Option<&Path>, board: Option<&str>) -> Result<Config, ConfigError> {
+    match path {
+        None => validate::validate(schema::RawConfig::default(), Origin::Embedded, board),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            parse_toml(&text, Origin::File(path.to_path_buf()), board)
+        }
+    }
+}
+
+/// Parses and validates TOML text.
+pub fn parse_toml(text: &str, origin: Origin, board: Option<&str>) -> Result<Config, ConfigError> {
+    let raw = match toml::Deserializer::parse(text) {
+        Err(e) => Err((String::new(), e.to_string())),
+        Ok(de) => serde_path_to_error::deserialize::<_, schema::RawConfig>(de)
+            .map_err(|e| (e.path().to_string(), e.inner().to_string())),
+    };
+    match raw {
+        Ok(raw) => validate::validate(raw, origin, board),
+        Err((path, message)) => {
+            let mut problems = Problems::default();
+            let path = if path == "." { String::new() } else { path };
+            problems.add(&path, message.trim_end().to_string());
+            Err(ConfigError::Invalid { origin, problems })
+        }
+    }
+}
+
+/// The first line of a multi-line parser message (toml's carry a source excerpt).
+pub(crate) fn first_line(s: &str) -> String {
+    s.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('|'))
+        .unwrap_or(s)
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> String {
+        match parse_toml(text, Origin::Embedded, None) {
+            Ok(_) => panic!("config should be invalid:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let cfg = load(None, None).expect("embedded default must validate");
+        assert_eq!(cfg.sample.interval, std::time::Duration::from_secs(10));
+        assert!(cfg.metrics.listen.ip().is_loopback());
+    }
+
+    #[test]
+    fn unknown_key_is_reported_with_its_path() {
+        let msg = problems("[sample]\nintervall = \"5s\"\n");
+        assert!(msg.contains("sample"), "{msg}");
+        assert!(msg.contains("unknown field `intervall`"), "{msg}");
+        let msg = problems("[mqtt2]\nurl = \"x\"\n");
+        assert!(msg.contains("unknown field `mqtt2`"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let msg = problems("[sample]\ninterval = 10\n");
+        assert!(msg.contains("sample.interval"), "{msg}");
+    }
+
+    #[test]
+    fn syntax_error_names_the_line() {
+        let msg = problems("[sample\ninterval = \"10s\"\n");
+        assert!(msg.contains("line 1"), "{msg}");
+    }
+
+    #[test]
+    fn all_value_problems_are_reported_together() {
+        let text = r#"
+[agent]
+id = "gw/01"
+log_level = "loud"
+board = "nope"
+[sample]
+interval = "10"
+collectors = ["cpu", "gpu"]
+[sample.filesystem]
+mount_points_exclude = "^/(dev"
+statfs_timeout = "5 parsecs"
+[metrics]
+listen = "127.0.0.1:99999"
+request_timeout = "0s"
+"#;
+        let err = parse_toml(text, Origin::Embedded, None).unwrap_err();
+        let ConfigError::Invalid { problems, .. } = &err else {
+            panic!("{err}")
+        };
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        for want in [
+            "agent.id",
+            "agent.log_level",
+            "agent.board",
+            "sample.interval",
+            "sample.collectors[1]",
+            "sample.filesystem.mount_points_exclude",
+            "sample.filesystem.statfs_timeout",
+            "metrics.listen",
+            "metrics.request_timeout",
+        ] {
+            assert!(paths.contains(&want), "missing {want} in:\n{err}");
+        }
+        assert_eq!(problems.len(), 9, "{err}");
+    }
+}

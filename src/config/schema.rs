@@ -1,0 +1,73 @@
+//! Stage one of the configuration: the file's shape, exactly as written.
+//!
+//! Every struct denies unknown fields, so a typo (`intervall`) is an error with its key path
+//! instead of a silently ignored setting. Values that need interpretation (durations, sizes,
+//! addresses, regexes) stay strings here; [`super::validate`] turns them into typed values and
+//! collects every problem at once. The same structs read the JSON that arrives over MQTT.
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub agent: RawAgent,
+    #[serde(default)]
+    pub sample: RawSample,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgent {
+    /// Gateway id; default: the host name.
+    pub id: Option<String>,
+    /// Where the store lives; default `$STATE_DIRECTORY` or `./outpost-data`.
+    pub data_dir: Option<String>,
+    /// Board profile: a name from `boards/` or a path to a TOML file.
+    pub board: Option<String>,
+    /// `error`, `warn`, `info` (default), `debug`, `trace`.
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSample {
+    /// How often host metrics are sampled; default `"10s"`.
+    pub interval: Option<String>,
+    /// Which host collectors run; default all.
+    pub collectors: Option<Vec<String>>,
+    /// Root of procfs; default `/proc` (a container may mount the host's elsewhere).
+    pub proc_path: Option<String>,
+    /// Root of sysfs; default `/sys`.
+    pub sys_path: Option<String>,
+    #[serde(default)]
+    pub filesystem: RawFilesystem,
+    #[serde(default)]
+    pub netdev: RawNetdev,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFilesystem {
+    pub mount_points_exclude: Option<String>,
+    pub fs_types_exclude: Option<String>,
+    /// How long one `statfs` may take before its mount is reported as stuck.
+    pub statfs_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetdev {
+    pub device_exclude: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    pub enabled: Option<bool>,
+    pub listen: Option<String>,
+    pub max_connections: Option<u32>,
+    pub request_timeout: Option<String>,
+}

@@ -1,0 +1,414 @@
+//! Stage two of the configuration: from the file's strings to typed, checked values.
+//!
+//! Each field is resolved independently and every failure is recorded with its key path, so
+//! an operator fixing a config sees all of its problems in one `check-config` run. Defaults
+//! live here, next to the checks, so `docs/CONFIG.md` has one place to be true to.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use log::LevelFilter;
+use regex::Regex;
+
+use super::board::{self, Board};
+use super::schema::RawConfig;
+use super::units::parse_duration;
+use super::{ConfigError, Origin, Problems};
+
+/// node_exporter 1.5's default mount points excluded from the filesystem collector.
+pub const DEFAULT_MOUNT_POINTS_EXCLUDE: &str =
+    "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
+/// node_exporter 1.5's default filesystem types excluded from the filesystem collector.
+pub const DEFAULT_FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$";
+/// Default address of the local `/metrics` endpoint (loopback only; 9100 is node_exporter's).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9110";
+
+/// The host collectors, named as node_exporter names its collectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Collector {
+    Cpu,
+    Meminfo,
+    Filesystem,
+    Netdev,
+    Loadavg,
+    Stat,
+    Time,
+    Uname,
+    Hwmon,
+    ThermalZone,
+}
+
+impl Collector {
+    pub const ALL: [Collector; 10] = [
+        Collector::Cpu,
+        Collector::Meminfo,
+        Collector::Filesystem,
+        Collector::Netdev,
+        Collector::Loadavg,
+        Collector::Stat,
+        Collector::Time,
+        Collector::Uname,
+        Collector::Hwmon,
+        Collector::ThermalZone,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Collector::Cpu => "cpu",
+            Collector::Meminfo => "meminfo",
+            Collector::Filesystem => "filesystem",
+            Collector::Netdev => "netdev",
+            Collector::Loadavg => "loadavg",
+            Collector::Stat => "stat",
+            Collector::Time => "time",
+            Collector::Uname => "uname",
+            Collector::Hwmon => "hwmon",
+            Collector::ThermalZone => "thermal_zone",
+        }
+    }
+}
+
+/// A configuration that passed validation.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub origin: Origin,
+    pub agent: AgentConfig,
+    pub sample: SampleConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub id: String,
+    pub data_dir: PathBuf,
+    pub board: Option<Board>,
+    pub log_level: LevelFilter,
+}
+
+#[derive(Debug, Clone)]
+pub struct SampleConfig {
+    pub interval: Duration,
+    pub collectors: Vec<Collector>,
+    pub proc_path: PathBuf,
+    pub sys_path: PathBuf,
+    pub hwmon_path: PathBuf,
+    pub thermal_path: PathBuf,
+    pub mount_points_exclude: Regex,
+    pub fs_types_exclude: Regex,
+    pub statfs_timeout: Duration,
+    pub netdev_device_exclude: Option<Regex>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    pub max_connections: usize,
+    pub request_timeout: Duration,
+}
+
+fn duration(
+    problems: &mut Problems,
+    key: &str,
+    value: Option<&str>,
+    default: Duration,
+    min: Duration,
+    max: Duration,
+) -> Duration {
+    let Some(text) = value else { return default };
+    match parse_duration(text) {
+        Ok(d) if d < min || d > max => {
+            problems.add(
+                key,
+                format!(
+                    "{text:?} is out of range ({} to {})",
+                    super::units::format_duration(min),
+                    super::units::format_duration(max)
+                ),
+            );
+            default
+        }
+        Ok(d) => d,
+        Err(e) => {
+            problems.add(key, e.to_string());
+            default
+        }
+    }
+}
+
+fn regex(problems: &mut Problems, key: &str, value: Option<&str>, default: &str) -> Regex {
+    let pattern = value.unwrap_or(default);
+    match Regex::new(pattern) {
+        Ok(r) => r,
+        Err(e) => {
+            problems.add(
+                key,
+                format!("invalid regex: {}", super::first_line(&e.to_string())),
+            );
+            Regex::new(default).expect("default regexes are valid")
+        }
+    }
+}
+
+fn path(problems: &mut Problems, key: &str, value: Option<&str>, default: &str) -> PathBuf {
+    match value {
+        None => PathBuf::from(default),
+        Some("") => {
+            problems.add(key, "must not be empty");
+            PathBuf::from(default)
+        }
+        Some(v) if !Path::new(v).is_absolute() => {
+            problems.add(key, format!("{v:?} must be an absolute path"));
+            PathBuf::from(default)
+        }
+        Some(v) => PathBuf::from(v),
+    }
+}
+
+/// Gateway ids end up in MQTT topics and label values: keep them to a safe alphabet.
+fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if id.len() > 128 {
+        return Err(format!("is {} characters long; at most 128", id.len()));
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(format!(
+            "{id:?} contains {c:?}; use letters, digits, '-', '_' and '.' (it becomes part of MQTT topics)"
+        ));
+    }
+    Ok(())
+}
+
+/// The host name, for the default gateway id.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// Default data directory: systemd's `$STATE_DIRECTORY` (first entry) or `./outpost-data`.
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("STATE_DIRECTORY")
+        .and_then(|v| {
+            v.to_str()
+                .and_then(|s| s.split(':').next())
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(|| PathBuf::from("outpost-data"))
+}
+
+pub fn validate(raw: RawConfig, origin: Origin, board_override: Option<&str>) -> Result<Config, ConfigError> {
+    let mut p = Problems::default();
+
+    // [agent]
+    let id = match raw.agent.id {
+        Some(id) => {
+            if let Err(e) = check_id(&id) {
+                p.add("agent.id", e);
+            }
+            id
+        }
+        None => {
+            // A host name with odd characters must not make the embedded default fail.
+            let host: String = hostname()
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .take(128)
+                .collect();
+            host
+        }
+    };
+    let data_dir = match raw.agent.data_dir.as_deref() {
+        None => default_data_dir(),
+        Some("") => {
+            p.add("agent.data_dir", "must not be empty");
+            default_data_dir()
+        }
+        Some(d) => PathBuf::from(d),
+    };
+    let log_level = match raw.agent.log_level.as_deref().unwrap_or("info") {
+        "off" => LevelFilter::Off,
+        "error" => LevelFilter::Error,
+        "warn" => LevelFilter::Warn,
+        "info" => LevelFilter::Info,
+        "debug" => LevelFilter::Debug,
+        "trace" => LevelFilter::Trace,
+        other => {
+            p.add(
+                "agent.log_level",
+                format!("unknown level {other:?}; use off, error, warn, info, debug or trace"),
+            );
+            LevelFilter::Info
+        }
+    };
+    let board = match board_override {
+        Some(spec) => board::resolve(spec, "--board", &mut p),
+        None => raw
+            .agent
+            .board
+            .as_deref()
+            .and_then(|spec| board::resolve(spec, "agent.board", &mut p)),
+    };
+
+    // [sample]
+    let s = &raw.sample;
+    let interval = duration(
+        &mut p,
+        "sample.interval",
+        s.interval.as_deref(),
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        Duration::from_secs(86_400),
+    );
+    let collectors = match &s.collectors {
+        None => Collector::ALL.to_vec(),
+        Some(names) => {
+            let mut out = Vec::new();
+            for (i, name) in names.iter().enumerate() {
+                match Collector::ALL.iter().find(|c| c.name() == name) {
+                    Some(c) if out.contains(c) => p.add(
+                        &format!("sample.collectors[{i}]"),
+                        format!("{name:?} is listed twice"),
+                    ),
+                    Some(c) => out.push(*c),
+                    None => {
+                        let known: Vec<&str> = Collector::ALL.iter().map(|c| c.name()).collect();
+                        p.add(
+                            &format!("sample.collectors[{i}]"),
+                            format!("unknown collector {name:?}; known: {}", known.join(", ")),
+                        )
+                    }
+                }
+            }
+            out
+        }
+    };
+    let proc_path = path(&mut p, "sample.proc_path", s.proc_path.as_deref(), "/proc");
+    let sys_path = path(&mut p, "sample.sys_path", s.sys_path.as_deref(), "/sys");
+    let hwmon_path = board
+        .as_ref()
+        .and_then(|b| b.hwmon_path.clone())
+        .unwrap_or_else(|| sys_path.join("class/hwmon"));
+    let thermal_path = board
+        .as_ref()
+        .and_then(|b| b.thermal_path.clone())
+        .unwrap_or_else(|| sys_path.join("class/thermal"));
+    let mount_points_exclude = regex(
+        &mut p,
+        "sample.filesystem.mount_points_exclude",
+        s.filesystem.mount_points_exclude.as_deref(),
+        DEFAULT_MOUNT_POINTS_EXCLUDE,
+    );
+    let fs_types_exclude = regex(
+        &mut p,
+        "sample.filesystem.fs_types_exclude",
+        s.filesystem.fs_types_exclude.as_deref(),
+        DEFAULT_FS_TYPES_EXCLUDE,
+    );
+    let statfs_timeout = duration(
+        &mut p,
+        "sample.filesystem.statfs_timeout",
+        s.filesystem.statfs_timeout.as_deref(),
+        Duration::from_secs(5),
+        Duration::from_millis(10),
+        Duration::from_secs(60),
+    );
+    let netdev_device_exclude = match s.netdev.device_exclude.as_deref() {
+        None | Some("") => None,
+        Some(pattern) => Some(regex(&mut p, "sample.netdev.device_exclude", Some(pattern), "^$")),
+    };
+
+    // [metrics]
+    let m = &raw.metrics;
+    let listen_text = m.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+    let listen = match listen_text.parse::<SocketAddr>() {
+        Ok(a) if a.port() == 0 => {
+            p.add(
+                "metrics.listen",
+                "port 0 is not allowed: give the port to listen on",
+            );
+            a
+        }
+        Ok(a) => a,
+        Err(_) => {
+            let hint = if listen_text
+                .rsplit_once(':')
+                .is_some_and(|(_, port)| port.parse::<u16>().is_err())
+            {
+                "the port must be a number from 1 to 65535"
+            } else {
+                "write an IP address and port, e.g. \"127.0.0.1:9110\" or \"[::1]:9110\""
+            };
+            p.add(
+                "metrics.listen",
+                format!("invalid address {listen_text:?}: {hint}"),
+            );
+            DEFAULT_LISTEN.parse().expect("default listen address is valid")
+        }
+    };
+    let max_connections = match m.max_connections {
+        None => 8,
+        Some(n) if (1..=1024).contains(&n) => n as usize,
+        Some(n) => {
+            p.add(
+                "metrics.max_connections",
+                format!("{n} is out of range (1 to 1024)"),
+            );
+            8
+        }
+    };
+    let request_timeout = duration(
+        &mut p,
+        "metrics.request_timeout",
+        m.request_timeout.as_deref(),
+        Duration::from_secs(5),
+        Duration::from_millis(100),
+        Duration::from_secs(300),
+    );
+
+    if !p.is_empty() {
+        return Err(ConfigError::Invalid { origin, problems: p });
+    }
+    Ok(Config {
+        origin,
+        agent: AgentConfig {
+            id,
+            data_dir,
+            board,
+            log_level,
+        },
+        sample: SampleConfig {
+            interval,
+            collectors,
+            proc_path,
+            sys_path,
+            hwmon_path,
+            thermal_path,
+            mount_points_exclude,
+            fs_types_exclude,
+            statfs_timeout,
+            netdev_device_exclude,
+        },
+        metrics: MetricsConfig {
+            enabled: m.enabled.unwrap_or(true),
+            listen,
+            max_connections,
+            request_timeout,
+        },
+    })
+}

@@ -1,0 +1,16 @@
+//! outpost — an edge agent for IoT gateways.
+//!
+//! Data flows through the modules in this order:
+//! [`sources`] (host metrics today; sensors, logs and scrapes later) → engine (signatures) →
+//! store (durable queue) → sinks (MQTT, remote_write, Pushgateway, Logstash). [`config`]
+//! validates what the operator asked for, [`runtime`] wires the tasks together, and
+//! [`telemetry`] reports on the agent itself. [`model`] is the shape of the data in between.
+
+pub mod cli;
+pub mod config;
+pub mod datadir;
+pub mod model;
+pub mod runtime;
+pub mod sources;
+pub mod systemd;
+pub mod telemetry;

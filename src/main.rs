@@ -1,0 +1,105 @@
+//! The `outpost` binary: parse the command line, call into the library, map outcomes to exit
+//! codes (0 ok, 1 runtime error, 2 invalid configuration, 64 usage error). Nothing here panics
+//! on bad input and nothing prints a backtrace.
+
+use std::process::ExitCode;
+
+use outpost::cli::{self, Command};
+use outpost::config::{self, ConfigError};
+use outpost::telemetry::{TARGET, VERSION};
+
+const EXIT_RUNTIME: u8 = 1;
+const EXIT_CONFIG: u8 = 2;
+const EXIT_USAGE: u8 = 64;
+
+fn init_logging(level: log::LevelFilter) {
+    let mut b = simplelog::ConfigBuilder::new();
+    b.set_target_level(log::LevelFilter::Off)
+        .set_thread_level(log::LevelFilter::Off)
+        .set_location_level(log::LevelFilter::Off);
+    // journald stamps every line itself; elsewhere a UTC timestamp helps.
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        b.set_time_level(log::LevelFilter::Off);
+    } else {
+        b.set_time_format_rfc3339();
+    }
+    let _ = simplelog::WriteLogger::init(level, b.build(), std::io::stderr());
+}
+
+fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args().skip(1)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("outpost: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    match command {
+        Command::Help => {
+            print!("{}", cli::USAGE);
+            ExitCode::SUCCESS
+        }
+        Command::Version => {
+            println!("outpost {VERSION} {TARGET}");
+            ExitCode::SUCCESS
+        }
+        Command::Boards => {
+            for (name, _) in config::board::BUILTIN {
+                let mut problems = config::Problems::default();
+                if let Some(b) = config::board::resolve(name, "board", &mut problems) {
+                    println!(
+                        "{:<18} {:<32} {}",
+                        b.name,
+                        b.target.as_deref().unwrap_or("-"),
+                        b.description
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::CheckConfig { config, board } => match config::load(config.as_deref(), board.as_deref()) {
+            Ok(cfg) => {
+                println!("{}: configuration is valid", cfg.origin);
+                println!("  gateway id:   {}", cfg.agent.id);
+                println!("  data dir:     {}", cfg.agent.data_dir.display());
+                if let Some(b) = &cfg.agent.board {
+                    println!(
+                        "  board:        {} ({}, target {})",
+                        b.name,
+                        b.source,
+                        b.target.as_deref().unwrap_or("any")
+                    );
+                }
+                println!(
+                    "  sampling:     every {}",
+                    config::units::format_duration(cfg.sample.interval)
+                );
+                if cfg.metrics.enabled {
+                    println!("  metrics:      http://{}/metrics", cfg.metrics.listen);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => config_failure(e),
+        },
+        Command::Run { config, board } => {
+            let cfg = match config::load(config.as_deref(), board.as_deref()) {
+                Ok(c) => c,
+                Err(e) => return config_failure(e),
+            };
+            init_logging(cfg.agent.log_level);
+            match outpost::runtime::run(cfg) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    log::error!("{e}");
+                    eprintln!("outpost: {e}");
+                    ExitCode::from(EXIT_RUNTIME)
+                }
+            }
+        }
+    }
+}
+
+fn config_failure(e: ConfigError) -> ExitCode {
+    eprintln!("outpost: invalid configuration: {e}");
+    ExitCode::from(EXIT_CONFIG)
+}

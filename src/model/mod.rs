@@ -1,0 +1,74 @@
+//! The data that flows from sources to sinks.
+//!
+//! A sampling cycle produces a [`Snapshot`]: metric families with their samples, all taken at
+//! one instant. Families carry the Prometheus metadata (help, type) so every sink — the local
+//! `/metrics` endpoint now, remote_write and Pushgateway later — renders the same names,
+//! labels and types that node_exporter users already have rules and dashboards for.
+
+pub mod text;
+
+/// Prometheus metric type of a family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    Counter,
+    Gauge,
+    Untyped,
+}
+
+impl MetricKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Untyped => "untyped",
+        }
+    }
+}
+
+/// Label pairs of one sample, in the order the family defines them.
+pub type Labels = Vec<(&'static str, String)>;
+
+/// One value of a family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub labels: Labels,
+    pub value: f64,
+}
+
+/// A metric family: a name, its metadata, and the samples of this cycle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Family {
+    pub name: String,
+    pub help: String,
+    pub kind: MetricKind,
+    pub samples: Vec<Sample>,
+}
+
+impl Family {
+    pub fn new(name: impl Into<String>, help: impl Into<String>, kind: MetricKind) -> Self {
+        Family {
+            name: name.into(),
+            help: help.into(),
+            kind,
+            samples: Vec::new(),
+        }
+    }
+
+    /// A family with one unlabelled sample.
+    pub fn single(name: impl Into<String>, help: impl Into<String>, kind: MetricKind, value: f64) -> Self {
+        let mut f = Family::new(name, help, kind);
+        f.push(Vec::new(), value);
+        f
+    }
+
+    pub fn push(&mut self, labels: Labels, value: f64) {
+        self.samples.push(Sample { labels, value });
+    }
+}
+
+/// All families of one sampling cycle, taken at `timestamp_ms` (Unix epoch, milliseconds).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    pub timestamp_ms: i64,
+    pub families: Vec<Family>,
+}

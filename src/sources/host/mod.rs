@@ -1,0 +1,190 @@
+//! The host sampler: one cycle reads the kernel's counters and produces a [`Snapshot`] with
+//! node_exporter's names, labels, units and types.
+//!
+//! Collectors read `/proc`, `/sys` and `statfs` directly: sysinfo lacks per-mode CPU seconds,
+//! the full meminfo field set and inode counts, and node_exporter-equal values need the same
+//! sources node_exporter reads. A failing collector is counted and logged once per episode; the
+//! others still report (node_exporter's `node_scrape_collector_success` semantics). The sampler
+//! is plain blocking code: the runtime runs it on a blocking thread so that no pseudo-file can
+//! stall the event loop.
+
+mod filesystem;
+mod hwmon;
+mod loadavg;
+mod meminfo;
+mod netdev;
+pub mod read;
+mod stat;
+mod thermal;
+mod uname;
+
+use std::collections::HashMap;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::config::validate::SampleConfig;
+use crate::config::Collector;
+use crate::model::{Family, MetricKind, Snapshot};
+use read::{read_into, CollectError};
+
+/// Outcome of one collector in one cycle.
+#[derive(Debug, Clone)]
+pub struct CollectorResult {
+    pub collector: Collector,
+    pub seconds: f64,
+    pub error: Option<String>,
+}
+
+/// What one cycle produced.
+pub struct Cycle {
+    pub snapshot: Snapshot,
+    pub results: Vec<CollectorResult>,
+    pub seconds: f64,
+}
+
+pub struct HostSampler {
+    cfg: SampleConfig,
+    cpu: stat::Cpu,
+    filesystem: filesystem::Filesystem,
+    stat_buf: String,
+    buf: String,
+    /// Collectors currently failing, with the message logged at the start of the episode.
+    failing: HashMap<Collector, String>,
+}
+
+impl HostSampler {
+    pub fn new(cfg: &SampleConfig) -> Self {
+        HostSampler {
+            cpu: stat::Cpu::new(),
+            filesystem: filesystem::Filesystem::new(
+                &cfg.proc_path,
+                cfg.mount_points_exclude.clone(),
+                cfg.fs_types_exclude.clone(),
+                cfg.statfs_timeout,
+            ),
+            cfg: cfg.clone(),
+            stat_buf: String::new(),
+            buf: String::with_capacity(4096),
+            failing: HashMap::new(),
+        }
+    }
+
+    fn run_one(
+        &mut self,
+        c: Collector,
+        stat_read: &Result<(), String>,
+        out: &mut Vec<Family>,
+    ) -> Result<(), String> {
+        let proc = &self.cfg.proc_path;
+        let e = |e: CollectError| e.to_string();
+        match c {
+            Collector::Cpu => {
+                stat_read.clone()?;
+                self.cpu
+                    .collect(&proc.join("stat"), &self.stat_buf, out)
+                    .map_err(e)
+            }
+            Collector::Stat => {
+                stat_read.clone()?;
+                stat::collect_stat(&proc.join("stat"), &self.stat_buf, out).map_err(e)
+            }
+            Collector::Meminfo => {
+                let path = proc.join("meminfo");
+                read_into(&path, &mut self.buf).map_err(e)?;
+                meminfo::collect(&path, &self.buf, out).map_err(e)
+            }
+            Collector::Loadavg => {
+                let path = proc.join("loadavg");
+                read_into(&path, &mut self.buf).map_err(e)?;
+                loadavg::collect(&path, &self.buf, out).map_err(e)
+            }
+            Collector::Netdev => {
+                let path = proc.join("net/dev");
+                read_into(&path, &mut self.buf).map_err(e)?;
+                netdev::collect(&path, &self.buf, self.cfg.netdev_device_exclude.as_ref(), out).map_err(e)
+            }
+            Collector::Filesystem => self.filesystem.collect(out).map_err(e),
+            Collector::Time => {
+                uname::collect_time(out);
+                Ok(())
+            }
+            Collector::Uname => uname::collect_uname(out).map_err(|err| format!("uname: {err}")),
+            Collector::Hwmon => hwmon::collect(&self.cfg.hwmon_path, out).map_err(e),
+            Collector::ThermalZone => thermal::collect(&self.cfg.thermal_path, out).map_err(e),
+        }
+    }
+
+    /// Runs every configured collector once.
+    pub fn sample(&mut self) -> Cycle {
+        let started = Instant::now();
+        let timestamp_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let needs_stat = self
+            .cfg
+            .collectors
+            .iter()
+            .any(|c| matches!(c, Collector::Cpu | Collector::Stat));
+        let stat_read = if needs_stat {
+            read_into(&self.cfg.proc_path.join("stat"), &mut self.stat_buf).map_err(|e| e.to_string())
+        } else {
+            Ok(())
+        };
+        let mut families = Vec::with_capacity(96);
+        let mut results = Vec::with_capacity(self.cfg.collectors.len());
+        for c in self.cfg.collectors.clone() {
+            let t = Instant::now();
+            let mark = families.len();
+            let outcome = self.run_one(c, &stat_read, &mut families);
+            if outcome.is_err() {
+                families.truncate(mark); // never publish half a collector
+            }
+            match &outcome {
+                Err(msg) => {
+                    if self.failing.get(&c) != Some(msg) {
+                        log::warn!("collector {} failed: {msg}", c.name());
+                        self.failing.insert(c, msg.clone());
+                    }
+                }
+                Ok(()) => {
+                    if self.failing.remove(&c).is_some() {
+                        log::info!("collector {} recovered", c.name());
+                    }
+                }
+            }
+            results.push(CollectorResult {
+                collector: c,
+                seconds: t.elapsed().as_secs_f64(),
+                error: outcome.err(),
+            });
+        }
+        Cycle {
+            snapshot: Snapshot {
+                timestamp_ms,
+                families,
+            },
+            results,
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+/// node_exporter's per-collector self metrics, for rules that watch collector health.
+pub fn collector_families(results: &[CollectorResult]) -> [Family; 2] {
+    let mut duration = Family::new(
+        "node_scrape_collector_duration_seconds",
+        "node_exporter: Duration of a collector scrape.",
+        MetricKind::Gauge,
+    );
+    let mut success = Family::new(
+        "node_scrape_collector_success",
+        "node_exporter: Whether a collector succeeded.",
+        MetricKind::Gauge,
+    );
+    for r in results {
+        let labels = vec![("collector", r.collector.name().to_string())];
+        duration.push(labels.clone(), r.seconds);
+        success.push(labels, if r.error.is_none() { 1.0 } else { 0.0 });
+    }
+    [duration, success]
+}

@@ -1,0 +1,235 @@
+//! The agent's own metrics (`outpost_*`) and the local `/metrics` endpoint that serves them
+//! together with the latest host snapshot.
+//!
+//! Counters live in one small struct behind a mutex: every writer is on the runtime thread or
+//! finishes a sampling cycle, so contention is nil and a plain struct is easier to read than a
+//! metrics registry. The exposition of the host snapshot is rendered once per cycle, not per
+//! request, so a scrape costs a memcpy plus a few self metrics.
+
+pub mod http;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::model::{text, Family, MetricKind};
+use crate::sources::host::{collector_families, CollectorResult};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const TARGET: &str = env!("OUTPOST_TARGET");
+
+#[derive(Default)]
+struct Counters {
+    cycles: u64,
+    overruns: u64,
+    last_cycle_seconds: f64,
+    last_results: Vec<CollectorResult>,
+    errors: BTreeMap<&'static str, u64>,
+    http_requests: BTreeMap<u16, u64>,
+    http_rejected: u64,
+    board_devices: Vec<(&'static str, String, bool)>,
+}
+
+pub struct Telemetry {
+    started: Instant,
+    start_unix: f64,
+    counters: Mutex<Counters>,
+    /// The host snapshot rendered in the text format, replaced after each cycle.
+    exposition: Mutex<Arc<String>>,
+}
+
+fn now_unix() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Resident set size and CPU seconds of this process, from `/proc/self`.
+pub fn process_usage() -> (Option<f64>, Option<f64>) {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as f64;
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let rss = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_ascii_whitespace().nth(1)?.parse::<f64>().ok())
+        .map(|pages| pages * page);
+    let cpu = std::fs::read_to_string("/proc/self/stat").ok().and_then(|s| {
+        // Fields after the command name, which may contain spaces: utime is the 14th field.
+        let rest = &s[s.rfind(')')? + 1..];
+        let f: Vec<&str> = rest.split_ascii_whitespace().collect();
+        let utime: f64 = f.get(11)?.parse().ok()?;
+        let stime: f64 = f.get(12)?.parse().ok()?;
+        Some((utime + stime) / hz)
+    });
+    (rss, cpu)
+}
+
+impl Telemetry {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Telemetry {
+            started: Instant::now(),
+            start_unix: now_unix(),
+            counters: Mutex::new(Counters::default()),
+            exposition: Mutex::new(Arc::new(String::new())),
+        })
+    }
+
+    fn counters(&self) -> std::sync::MutexGuard<'_, Counters> {
+        // Counters stay meaningful even if a holder panicked mid-update.
+        self.counters.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a finished cycle and publishes its exposition.
+    pub fn cycle_done(&self, seconds: f64, results: Vec<CollectorResult>, exposition: String) {
+        {
+            let mut c = self.counters();
+            c.cycles += 1;
+            c.last_cycle_seconds = seconds;
+            for r in &results {
+                if r.error.is_some() {
+                    *c.errors.entry(r.collector.name()).or_default() += 1;
+                }
+            }
+            c.last_results = results;
+        }
+        *self.exposition.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(exposition);
+    }
+
+    pub fn overrun(&self) {
+        self.counters().overruns += 1;
+    }
+
+    pub fn http_request(&self, status: u16) {
+        *self.counters().http_requests.entry(status).or_default() += 1;
+    }
+
+    pub fn http_rejected(&self) {
+        self.counters().http_rejected += 1;
+    }
+
+    pub fn set_board_devices(&self, devices: Vec<(&'static str, String, bool)>) {
+        self.counters().board_devices = devices;
+    }
+
+    pub fn has_sample(&self) -> bool {
+        self.counters().cycles > 0
+    }
+
+    /// The latest host exposition (shared, not copied).
+    pub fn exposition(&self) -> Arc<String> {
+        Arc::clone(&self.exposition.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// The agent's own families, current as of now.
+    pub fn families(&self) -> Vec<Family> {
+        let c = self.counters();
+        let g = MetricKind::Gauge;
+        let mut out = Vec::with_capacity(16);
+        let mut build = Family::new(
+            "outpost_build_info",
+            "A metric with a constant '1' value labeled by version and target triple of the outpost build.",
+            g,
+        );
+        build.push(
+            vec![("target", TARGET.to_string()), ("version", VERSION.to_string())],
+            1.0,
+        );
+        out.push(build);
+        out.push(Family::single(
+            "outpost_start_time_seconds",
+            "Start time of the agent since unix epoch in seconds.",
+            g,
+            self.start_unix,
+        ));
+        out.push(Family::single(
+            "outpost_uptime_seconds",
+            "Seconds since the agent started.",
+            g,
+            self.started.elapsed().as_secs_f64(),
+        ));
+        let (rss, cpu) = process_usage();
+        if let Some(rss) = rss {
+            out.push(Family::single(
+                "outpost_resident_memory_bytes",
+                "Resident memory size of the agent in bytes.",
+                g,
+                rss,
+            ));
+        }
+        if let Some(cpu) = cpu {
+            out.push(Family::single(
+                "outpost_cpu_seconds_total",
+                "User and system CPU time spent by the agent in seconds.",
+                MetricKind::Counter,
+                cpu,
+            ));
+        }
+        out.push(Family::single(
+            "outpost_sample_duration_seconds",
+            "Wall time of the last host sampling cycle in seconds.",
+            g,
+            c.last_cycle_seconds,
+        ));
+        out.push(Family::single(
+            "outpost_sample_cycles_total",
+            "Host sampling cycles completed.",
+            MetricKind::Counter,
+            c.cycles as f64,
+        ));
+        out.push(Family::single(
+            "outpost_sample_overruns_total",
+            "Sampling ticks skipped because the previous cycle was still running.",
+            MetricKind::Counter,
+            c.overruns as f64,
+        ));
+        let mut errors = Family::new(
+            "outpost_sample_errors_total",
+            "Host collector failures by collector.",
+            MetricKind::Counter,
+        );
+        for r in &c.last_results {
+            let n = c.errors.get(r.collector.name()).copied().unwrap_or(0);
+            errors.push(vec![("collector", r.collector.name().to_string())], n as f64);
+        }
+        out.push(errors);
+        let mut requests = Family::new(
+            "outpost_metrics_http_requests_total",
+            "Requests to the local metrics endpoint by status code.",
+            MetricKind::Counter,
+        );
+        for (code, n) in &c.http_requests {
+            requests.push(vec![("code", code.to_string())], *n as f64);
+        }
+        out.push(requests);
+        out.push(Family::single(
+            "outpost_metrics_http_rejected_connections_total",
+            "Connections to the local metrics endpoint refused because the connection limit was reached.",
+            MetricKind::Counter,
+            c.http_rejected as f64,
+        ));
+        let mut devices = Family::new(
+            "outpost_board_device_present",
+            "Whether a device the board profile lists is present (1) or missing (0).",
+            g,
+        );
+        for (kind, dev, present) in &c.board_devices {
+            devices.push(
+                vec![("device", dev.clone()), ("kind", (*kind).to_string())],
+                if *present { 1.0 } else { 0.0 },
+            );
+        }
+        out.push(devices);
+        out.extend(collector_families(&c.last_results));
+        out
+    }
+
+    /// The full `/metrics` body: host snapshot plus the agent's own metrics.
+    pub fn render(&self) -> String {
+        let host = self.exposition();
+        let mut body = String::with_capacity(host.len() + 4096);
+        body.push_str(&host);
+        text::encode(&self.families(), &mut body);
+        body
+    }
+}
