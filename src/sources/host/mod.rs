@@ -100,11 +100,18 @@ impl HostSampler {
             Collector::Netdev => {
                 let path = proc.join("net/dev");
                 read_into(&path, &mut self.buf).map_err(e)?;
-                netdev::collect(&path, &self.buf, self.cfg.netdev_device_exclude.as_ref(), out).map_err(e)
+                netdev::collect(
+                    &path,
+                    &self.buf,
+                    &self.cfg.sys_path,
+                    self.cfg.netdev_device_exclude.as_ref(),
+                    out,
+                )
+                .map_err(e)
             }
             Collector::Filesystem => self.filesystem.collect(out).map_err(e),
             Collector::Time => {
-                uname::collect_time(out);
+                uname::collect_time(&self.cfg.sys_path, out);
                 Ok(())
             }
             Collector::Uname => uname::collect_uname(out).map_err(|err| format!("uname: {err}")),

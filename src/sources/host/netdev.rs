@@ -1,17 +1,20 @@
 //! `/proc/net/dev` → `node_network_{receive,transmit}_<field>_total{device}`, node_exporter's
 //! `netdev` collector with its classic (non-"detailed") names. The field names come from the
 //! file's own header, so a kernel that adds a column adds a metric instead of breaking parsing.
+//! `receive_nohandler` (packets dropped for lack of a protocol handler), which node_exporter gets
+//! over netlink, is not in `/proc/net/dev`; it comes from the device's sysfs statistics.
 
 use std::path::Path;
 
 use regex::Regex;
 
-use super::read::CollectError;
+use super::read::{read_attr, CollectError};
 use crate::model::{Family, MetricKind};
 
 pub fn collect(
     path: &Path,
     text: &str,
+    sys: &Path,
     exclude: Option<&Regex>,
     out: &mut Vec<Family>,
 ) -> Result<(), CollectError> {
@@ -41,6 +44,11 @@ pub fn collect(
             )
         })
         .collect();
+    let mut nohandler = Family::new(
+        "node_network_receive_nohandler_total",
+        "Network device statistic receive_nohandler.",
+        MetricKind::Counter,
+    );
     for line in lines {
         let Some((dev, values)) = line.split_once(':') else {
             if line.trim().is_empty() {
@@ -62,8 +70,13 @@ pub fn collect(
                 .map_err(|_| CollectError::parse(path, format!("bad value {v:?} for {dev}")))?;
             fam.push(vec![("device", dev.to_string())], v as f64);
         }
+        let stat = sys.join("class/net").join(dev).join("statistics/rx_nohandler");
+        if let Some(v) = read_attr(&stat).and_then(|v| v.parse::<u64>().ok()) {
+            nohandler.push(vec![("device", dev.to_string())], v as f64);
+        }
     }
     out.append(&mut families);
+    out.push(nohandler);
     Ok(())
 }
 
@@ -80,8 +93,8 @@ mod tests {
     #[test]
     fn header_driven_names() {
         let mut out = Vec::new();
-        collect(Path::new("d"), DEV, None, &mut out).unwrap();
-        assert_eq!(out.len(), 16);
+        collect(Path::new("d"), DEV, Path::new("/nonexistent"), None, &mut out).unwrap();
+        assert_eq!(out.len(), 17);
         let rx = out
             .iter()
             .find(|f| f.name == "node_network_receive_bytes_total")
@@ -100,12 +113,26 @@ mod tests {
     fn exclude_and_garbage() {
         let mut out = Vec::new();
         let lo = Regex::new("^lo$").unwrap();
-        collect(Path::new("d"), DEV, Some(&lo), &mut out).unwrap();
+        collect(
+            Path::new("d"),
+            DEV,
+            Path::new("/nonexistent"),
+            Some(&lo),
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out[0].samples.len(), 1);
         let bad = DEV.replace("355506270", "x");
-        assert!(collect(Path::new("d"), &bad, None, &mut Vec::new()).is_err());
-        assert!(collect(Path::new("d"), "only one line\n", None, &mut Vec::new()).is_err());
+        assert!(collect(Path::new("d"), &bad, Path::new("/x"), None, &mut Vec::new()).is_err());
+        assert!(collect(
+            Path::new("d"),
+            "only one line\n",
+            Path::new("/x"),
+            None,
+            &mut Vec::new()
+        )
+        .is_err());
         let short = format!("{DEV}  eth1: 1 2 3\n");
-        assert!(collect(Path::new("d"), &short, None, &mut Vec::new()).is_err());
+        assert!(collect(Path::new("d"), &short, Path::new("/x"), None, &mut Vec::new()).is_err());
     }
 }
