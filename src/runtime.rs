@@ -146,6 +146,7 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
     let mut tick = interval(cfg.sample.interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut watchdog_tick = interval(watchdog_every);
+    watchdog_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_progress = Instant::now();
     let mut ready = false;
     let mut stall_warned = false;
@@ -181,7 +182,7 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
                     }
                 }
             },
-            _ = watchdog_tick.tick() => {
+            _ = watchdog_tick.tick(), if ready => {
                 if last_progress.elapsed() < stall_limit {
                     notifier.watchdog();
                 } else if !stall_warned {

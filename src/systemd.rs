@@ -46,8 +46,11 @@ impl Notifier {
         self.send(&[NotifyState::Ready, NotifyState::Status(status)]);
     }
 
+    /// Pings the watchdog, if systemd asked for one for this process.
     pub fn watchdog(&self) {
-        self.send(&[NotifyState::Watchdog]);
+        if self.watchdog.is_some() {
+            self.send(&[NotifyState::Watchdog]);
+        }
     }
 
     pub fn stopping(&self) {

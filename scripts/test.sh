@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The project's test command: installs what the tests need (Debian packages, rustup targets),
+# then checks formatting and lints, runs every test (integration tests start real servers from
+# Debian packages on free loopback ports), and cross-builds + smoke-runs the gateway targets
+# under qemu-user-static.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+echo "== fmt"
+cargo fmt --all -- --check
+echo "== clippy"
+cargo clippy --locked --all-targets -- -D warnings
+echo "== tests"
+cargo test --locked
+echo "== cross builds under qemu"
+cmp -s Cross.toml cross.toml || { echo "cross.toml must point at Cross.toml" >&2; exit 1; }
+scripts/cross-build.sh
+echo "== all checks passed"

@@ -1,0 +1,211 @@
+//! The command line as users and systemd see it: exit codes, messages, the embedded default,
+//! and clean shutdown.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn outpost(args: &[&str]) -> Output {
+    Command::new(outpost_bin())
+        .args(args)
+        .output()
+        .expect("run outpost")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn version_and_help() {
+    let out = outpost(&["--version"]);
+    assert!(out.status.success());
+    let v = text(&out.stdout);
+    assert!(
+        v.starts_with(&format!("outpost {} ", env!("CARGO_PKG_VERSION"))),
+        "{v}"
+    );
+    assert!(v.contains("-linux-"), "target triple missing: {v}");
+    let out = outpost(&["--help"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("check-config"));
+    let out = outpost(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out.stderr).contains("unknown command"));
+}
+
+#[test]
+fn example_config_and_boards_validate() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/outpost.toml");
+    let out = outpost(&["check-config", "--config", example]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = outpost(&["boards"]);
+    let listed = text(&out.stdout);
+    for b in [
+        "generic",
+        "rpi4",
+        "rpi3",
+        "rpi-zero2",
+        "beaglebone-black",
+        "visionfive2",
+    ] {
+        assert!(listed.contains(b), "{b} not listed");
+        let out = outpost(&["check-config", "--board", b]);
+        assert!(out.status.success(), "--board {b}: {}", text(&out.stderr));
+    }
+    let out = outpost(&["check-config", "--board", "rpi9"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--board: unknown board \"rpi9\""));
+}
+
+#[test]
+fn invalid_config_reports_every_problem_and_exits_2() {
+    let dir = TempDir::new("badcfg");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[agent]\nid = \"gw 1\"\nlog_level = \"chatty\"\n[sample]\ninterval = \"ten seconds\"\n\
+         collectors = [\"cpu\", \"gpu\"]\n[sample.filesystem]\nfs_types_exclude = \"(\"\n\
+         [metrics]\nlisten = \"localhost\"\nmax_connections = 0\n",
+    )
+    .unwrap();
+    for cmd in ["check-config", "run"] {
+        let out = outpost(&[cmd, "--config", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let err = text(&out.stderr);
+        for key in [
+            "agent.id",
+            "agent.log_level",
+            "sample.interval",
+            "sample.collectors[1]",
+            "sample.filesystem.fs_types_exclude",
+            "metrics.listen",
+            "metrics.max_connections",
+        ] {
+            assert!(
+                err.contains(&format!("- {key}: ")),
+                "{cmd}: {key} not reported in:\n{err}"
+            );
+        }
+        assert!(err.contains("7 problems"), "{err}");
+        assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    }
+    let out = outpost(&["check-config", "--config", "/nonexistent/outpost.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read config file /nonexistent/outpost.toml"));
+}
+
+#[test]
+fn embedded_default_runs_without_a_file_and_stops_on_sigint() {
+    let dir = TempDir::new("default");
+    let started = Instant::now();
+    let mut agent = Proc::spawn(
+        "outpost",
+        Command::new(outpost_bin())
+            .arg("run")
+            .current_dir(dir.path())
+            .env_remove("STATE_DIRECTORY")
+            .stderr(std::process::Stdio::piped()),
+    );
+    let r = wait_for(
+        "default /metrics on 127.0.0.1:9110",
+        Duration::from_secs(15),
+        || {
+            http_get("127.0.0.1:9110", "/metrics")
+                .ok()
+                .filter(|r| r.status == 200)
+        },
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(r.body.contains("node_memory_MemAvailable_bytes"));
+    assert!(
+        dir.path().join("outpost-data/outpost.lock").exists(),
+        "data dir not created"
+    );
+    agent.signal("INT");
+    let t = Instant::now();
+    assert_eq!(
+        agent.wait_exit(Duration::from_secs(2)),
+        Some(Some(0)),
+        "exit within 2 s"
+    );
+    assert!(t.elapsed() < Duration::from_secs(2));
+    let mut log = String::new();
+    use std::io::Read;
+    agent
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("storing data under"), "{log}");
+    assert!(
+        log.contains("serving metrics on http://127.0.0.1:9110/metrics"),
+        "{log}"
+    );
+}
+
+#[test]
+fn state_directory_is_the_default_data_dir() {
+    let dir = TempDir::new("statedir");
+    let state = dir.path().join("state");
+    let port = free_port();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n")).unwrap();
+    let _agent = Proc::spawn(
+        "outpost",
+        Command::new(outpost_bin())
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .current_dir(dir.path())
+            .env("STATE_DIRECTORY", &state),
+    );
+    wait_for("data dir in STATE_DIRECTORY", Duration::from_secs(10), || {
+        state.join("outpost.lock").exists().then_some(())
+    });
+    assert!(!dir.path().join("outpost-data").exists());
+}
+
+#[test]
+fn runtime_failures_exit_1_with_a_clear_message() {
+    // The metrics port is taken.
+    let dir = TempDir::new("busy");
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let cfg = write_config(dir.path(), port, "");
+    let out = outpost(&["run", "--config", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot serve metrics on 127.0.0.1:{port}")),
+        "{err}"
+    );
+    drop(taken);
+
+    // The data directory is held by another agent.
+    let port = free_port();
+    let cfg = write_config(dir.path(), port, "");
+    let _first = start_outpost(&cfg, port);
+    let cfg2 = dir.path().join("second.toml");
+    std::fs::write(
+        &cfg2,
+        format!(
+            "[agent]\ndata_dir = \"{}\"\n[metrics]\nlisten = \"127.0.0.1:{}\"\n",
+            dir.path().join("data").display(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let out = outpost(&["run", "--config", cfg2.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is in use by another outpost process"),
+        "{}",
+        text(&out.stderr)
+    );
+}
