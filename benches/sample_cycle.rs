@@ -2,7 +2,8 @@
 //! text encoding, as the agent runs it. Reports the median of per-cycle process CPU time
 //! (all threads, so the statfs helper counts) and of wall time.
 //!
-//! `cargo bench --bench sample_cycle [-- CYCLES]` (default 2000). Under callgrind, give a small
+//! `cargo bench --bench sample_cycle [-- CYCLES]` (default 2000). With `OUTPOST_BENCH_GAP_MS=100`
+//! it pauses between cycles like the agent does, so caches are cold as in production. Under callgrind, give a small
 //! count: `valgrind --tool=callgrind target/release/deps/sample_cycle-* 200`.
 
 use std::time::Instant;
@@ -41,7 +42,15 @@ fn main() {
     let mut cpu = Vec::with_capacity(cycles);
     let mut wall = Vec::with_capacity(cycles);
     let mut samples = 0;
+    // OUTPOST_BENCH_GAP_MS: pause between cycles, as the agent does, so caches go cold.
+    let gap = std::env::var("OUTPOST_BENCH_GAP_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(std::time::Duration::from_millis);
     for _ in 0..cycles {
+        if let Some(gap) = gap {
+            std::thread::sleep(gap);
+        }
         let (c0, w0) = (process_cpu_ns(), Instant::now());
         let c = sampler.sample();
         out.clear();
