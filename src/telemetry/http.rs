@@ -18,6 +18,27 @@ use super::Telemetry;
 use crate::model::text::CONTENT_TYPE;
 
 const MAX_HEAD: usize = 8 * 1024;
+/// Connections being refused (503) at once; more are dropped without an answer.
+const MAX_REFUSALS: usize = 16;
+
+async fn refuse(mut stream: TcpStream, _permit: tokio::sync::OwnedSemaphorePermit) {
+    let _ = tokio::time::timeout(Duration::from_millis(250), async {
+        stream
+            .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .await?;
+        stream.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        let mut total = 0;
+        while total < MAX_HEAD {
+            match stream.read(&mut sink).await? {
+                0 => break,
+                n => total += n,
+            }
+        }
+        Ok::<(), std::io::Error>(())
+    })
+    .await;
+}
 
 pub struct Server {
     pub listener: TcpListener,
@@ -142,6 +163,7 @@ impl Server {
     /// Serves until `shutdown` turns true.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let limit = Arc::new(Semaphore::new(self.max_connections));
+        let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
         loop {
             let accepted = tokio::select! {
                 a = self.listener.accept() => a,
@@ -158,9 +180,12 @@ impl Server {
             };
             let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
                 self.telemetry.http_rejected();
-                let _ = stream.try_write(
-                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                );
+                // Answer 503 and drain what the client sent, briefly: closing a socket with
+                // unread input makes the kernel send RST, and the client would never see the
+                // 503. Refusals are bounded too; beyond that the connection is just dropped.
+                if let Ok(permit) = Arc::clone(&refusals).try_acquire_owned() {
+                    tokio::spawn(refuse(stream, permit));
+                }
                 continue;
             };
             let telemetry = Arc::clone(&self.telemetry);
