@@ -39,6 +39,9 @@ pub fn collect_uname(out: &mut Vec<Family>) -> Result<(), std::io::Error> {
 }
 
 /// Local time zone abbreviation and offset from UTC, from the C library's view of `TZ`.
+// libc marks `time_t` deprecated on musl (it will become 64-bit there); the value is passed
+// straight to the C library of the same build, so either width is right.
+#[allow(deprecated)]
 fn zone(now: i64) -> Option<(String, f64)> {
     let t = now as libc::time_t;
     // SAFETY: tm is plain data; localtime_r fills it or returns NULL.
