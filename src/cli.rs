@@ -10,6 +10,8 @@ outpost — edge agent for IoT gateways
 Usage:
   outpost run [--config FILE] [--board NAME|FILE]
   outpost check-config [--config FILE] [--board NAME|FILE]
+  outpost store stats [--config FILE]
+  outpost store export [--config FILE] [--sink NAME] [--limit N]
   outpost boards
   outpost --version
   outpost --help
@@ -20,6 +22,10 @@ Commands:
                 metrics on http://127.0.0.1:9110/metrics.
   check-config  Validate the configuration, print every problem with its key path;
                 exit status 2 when it is invalid.
+  store stats   Records, bytes and backlogs of the store (of a stopped agent, or of a
+                running one through its /metrics endpoint).
+  store export  Print stored records as JSON lines and acknowledge them for sink NAME
+                (default: export); only while the agent is stopped.
   boards        List the built-in board profiles.
 
 Options:
@@ -40,6 +46,14 @@ pub enum Command {
     CheckConfig {
         config: Option<PathBuf>,
         board: Option<String>,
+    },
+    StoreStats {
+        config: Option<PathBuf>,
+    },
+    StoreExport {
+        config: Option<PathBuf>,
+        sink: String,
+        limit: Option<u64>,
     },
     Boards,
     Version,
@@ -68,10 +82,22 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
         "boards" => "boards",
         "run" => "run",
         "check-config" => "check-config",
+        "store" => match args.next().as_deref() {
+            Some("stats") => "store stats",
+            Some("export") => "store export",
+            Some(other) => {
+                return Err(UsageError(format!(
+                    "unknown store command {other:?}; use stats or export"
+                )))
+            }
+            None => return Err(UsageError("store needs a command: stats or export".into())),
+        },
         other => return Err(UsageError(format!("unknown command {other:?}"))),
     };
     let mut config = None;
     let mut board = None;
+    let mut sink = None;
+    let mut limit = None;
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -90,7 +116,27 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
                     return Err(UsageError("--config given twice".into()));
                 }
             }
-            "-b" | "--board" if sub != "boards" => {
+            "--sink" if sub == "store export" => {
+                let v = value("--sink")?;
+                if v.is_empty()
+                    || !v
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    return Err(UsageError(format!(
+                        "--sink {v:?}: use letters, digits, '-' and '_'"
+                    )));
+                }
+                sink = Some(v);
+            }
+            "--limit" if sub == "store export" => {
+                let v = value("--limit")?;
+                limit = Some(
+                    v.parse()
+                        .map_err(|_| UsageError(format!("--limit {v:?} is not a number")))?,
+                );
+            }
+            "-b" | "--board" if sub == "run" || sub == "check-config" => {
                 if board.replace(value("--board")?).is_some() {
                     return Err(UsageError("--board given twice".into()));
                 }
@@ -101,6 +147,12 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
     Ok(match sub {
         "run" => Command::Run { config, board },
         "check-config" => Command::CheckConfig { config, board },
+        "store stats" => Command::StoreStats { config },
+        "store export" => Command::StoreExport {
+            config,
+            sink: sink.unwrap_or_else(|| "export".to_string()),
+            limit,
+        },
         _ => Command::Boards,
     })
 }
@@ -139,6 +191,20 @@ mod tests {
         assert_eq!(p(&["--version"]), Ok(Command::Version));
         assert_eq!(p(&["run", "--help"]), Ok(Command::Help));
         assert_eq!(p(&["boards"]), Ok(Command::Boards));
+        assert_eq!(
+            p(&["store", "stats", "-c", "x.toml"]),
+            Ok(Command::StoreStats {
+                config: Some("x.toml".into())
+            })
+        );
+        assert_eq!(
+            p(&["store", "export", "--sink", "backup", "--limit", "10"]),
+            Ok(Command::StoreExport {
+                config: None,
+                sink: "backup".into(),
+                limit: Some(10)
+            })
+        );
     }
 
     #[test]
@@ -153,5 +219,10 @@ mod tests {
         assert!(p(&["run", "-c", "a", "-c", "b"]).unwrap_err().0.contains("twice"));
         assert!(p(&["run", "extra"]).unwrap_err().0.contains("\"extra\""));
         assert!(p(&["boards", "--config", "x"]).is_err());
+        assert!(p(&["store"]).is_err());
+        assert!(p(&["store", "vacuum"]).is_err());
+        assert!(p(&["store", "stats", "--board", "rpi4"]).is_err());
+        assert!(p(&["store", "export", "--limit", "many"]).is_err());
+        assert!(p(&["store", "export", "--sink", "a/b"]).is_err());
     }
 }

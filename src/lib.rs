@@ -12,5 +12,6 @@ pub mod datadir;
 pub mod model;
 pub mod runtime;
 pub mod sources;
+pub mod store;
 pub mod systemd;
 pub mod telemetry;

@@ -57,6 +57,42 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::StoreStats { config } => {
+            let cfg = match config::load(config.as_deref(), None) {
+                Ok(c) => c,
+                Err(e) => return config_failure(e),
+            };
+            init_logging(log::LevelFilter::Warn);
+            match outpost::store::admin::stats(&cfg) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("outpost: {e}");
+                    ExitCode::from(EXIT_RUNTIME)
+                }
+            }
+        }
+        Command::StoreExport { config, sink, limit } => {
+            let cfg = match config::load(config.as_deref(), None) {
+                Ok(c) => c,
+                Err(e) => return config_failure(e),
+            };
+            init_logging(log::LevelFilter::Warn);
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            match outpost::store::admin::export(&cfg, &sink, limit, &mut out) {
+                Ok(n) => {
+                    eprintln!("outpost: exported {n} records for sink {sink:?}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("outpost: {e}");
+                    ExitCode::from(EXIT_RUNTIME)
+                }
+            }
+        }
         Command::CheckConfig { config, board } => match config::load(config.as_deref(), board.as_deref()) {
             Ok(cfg) => {
                 println!("{}: configuration is valid", cfg.origin);

@@ -23,8 +23,9 @@ use tokio::time::{interval, MissedTickBehavior};
 
 use crate::config::Config;
 use crate::datadir::{DataDir, DataDirError};
-use crate::model::text;
+use crate::model::{stored, text};
 use crate::sources::host::{Cycle, HostSampler};
+use crate::store::{Class, StoreThread};
 use crate::systemd::Notifier;
 use crate::telemetry::{http, Telemetry, TARGET, VERSION};
 
@@ -64,14 +65,17 @@ pub fn run(cfg: Config) -> Result<(), RunError> {
     result
 }
 
-type CycleJob = JoinHandle<(HostSampler, Cycle, String)>;
+/// A finished cycle: the sampler back, its results, the rendered exposition and the snapshot
+/// encoded for the store (both produced on the blocking thread).
+type CycleJob = JoinHandle<(HostSampler, Cycle, String, Vec<u8>)>;
 
 fn start_cycle(mut sampler: HostSampler) -> CycleJob {
     tokio::task::spawn_blocking(move || {
         let cycle = sampler.sample();
         let mut exposition = String::with_capacity(64 * 1024);
         text::encode(&cycle.snapshot.families, &mut exposition);
-        (sampler, cycle, exposition)
+        let record = stored::encode_snapshot(&cycle.snapshot);
+        (sampler, cycle, exposition, record)
     })
 }
 
@@ -83,7 +87,19 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
         cfg.origin
     );
     log::info!("storing data under {}", data.path().display());
+    let store =
+        StoreThread::spawn(data.path().to_path_buf(), cfg.store.clone()).map_err(RunError::Runtime)?;
+    log::info!(
+        "store: {} in {}, commit every {} or {} KiB, at most {} MiB",
+        cfg.store.backend.name(),
+        data.path().join(cfg.store.backend.file_name()).display(),
+        crate::config::units::format_duration(cfg.store.commit_interval),
+        cfg.store.commit_bytes / 1024,
+        cfg.store.max_bytes >> 20
+    );
+    let store_handle = store.handle();
     let telemetry = Telemetry::new();
+    telemetry.set_store(store.handle());
     if let Some(board) = &cfg.agent.board {
         log::info!(
             "board profile {} ({}, {})",
@@ -163,8 +179,9 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
             joined = async { running.as_mut().expect("guarded by is_some").await }, if running.is_some() => {
                 running = None;
                 match joined {
-                    Ok((s, cycle, exposition)) => {
+                    Ok((s, cycle, exposition, record)) => {
                         sampler = Some(s);
+                        store_handle.append(Class::Metrics, cycle.snapshot.timestamp_ms, record);
                         last_progress = Instant::now();
                         stall_warned = false;
                         let families = cycle.snapshot.families.len();
@@ -202,6 +219,10 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
     let _ = shutdown_tx.send(true);
     if let Some(task) = server_task {
         let _ = tokio::time::timeout(Duration::from_millis(500), task).await;
+    }
+    match tokio::task::spawn_blocking(move || store.shutdown(Duration::from_millis(1200))).await {
+        Ok(true) => {}
+        _ => log::warn!("store did not finish its final commit in time"),
     }
     drop(data);
     log::info!("stopped");

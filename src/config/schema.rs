@@ -16,6 +16,8 @@ pub struct RawConfig {
     pub sample: RawSample,
     #[serde(default)]
     pub metrics: RawMetrics,
+    #[serde(default)]
+    pub store: RawStore,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,4 +72,27 @@ pub struct RawMetrics {
     pub listen: Option<String>,
     pub max_connections: Option<u32>,
     pub request_timeout: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    /// `redb` (default) or `sled` (builds with the `store-sled` feature).
+    pub backend: Option<String>,
+    pub commit_interval: Option<String>,
+    pub commit_bytes: Option<String>,
+    pub max_bytes: Option<String>,
+    pub min_free_disk: Option<String>,
+    pub cache_size: Option<String>,
+    pub quarantine_max_bytes: Option<String>,
+    #[serde(default)]
+    pub max_age: RawMaxAge,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMaxAge {
+    pub metrics: Option<String>,
+    pub logs: Option<String>,
+    pub alerts: Option<String>,
 }

@@ -13,8 +13,9 @@ use regex::Regex;
 
 use super::board::{self, Board};
 use super::schema::RawConfig;
-use super::units::parse_duration;
+use super::units::{parse_duration, parse_size};
 use super::{ConfigError, Origin, Problems};
+use crate::store::BackendKind;
 
 /// node_exporter 1.5's default mount points excluded from the filesystem collector.
 pub const DEFAULT_MOUNT_POINTS_EXCLUDE: &str =
@@ -76,6 +77,40 @@ pub struct Config {
     pub agent: AgentConfig,
     pub sample: SampleConfig,
     pub metrics: MetricsConfig,
+    pub store: StoreConfig,
+}
+
+/// `[store]`, resolved. See the contract in `src/store/mod.rs`.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub backend: BackendKind,
+    pub commit_interval: Duration,
+    pub commit_bytes: u64,
+    pub max_bytes: u64,
+    /// Per class, indexed by `Class::index()`: metrics, logs, alerts.
+    pub max_age: [Duration; 3],
+    pub min_free_disk: u64,
+    pub cache_bytes: u64,
+    pub quarantine_max_bytes: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            backend: BackendKind::Redb,
+            commit_interval: Duration::from_secs(1),
+            commit_bytes: 256 << 10,
+            max_bytes: 512 << 20,
+            max_age: [
+                Duration::from_secs(7 * 86_400),
+                Duration::from_secs(7 * 86_400),
+                Duration::from_secs(30 * 86_400),
+            ],
+            min_free_disk: 128 << 20,
+            cache_bytes: 4 << 20,
+            quarantine_max_bytes: 256 << 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +165,21 @@ fn duration(
             default
         }
         Ok(d) => d,
+        Err(e) => {
+            problems.add(key, e.to_string());
+            default
+        }
+    }
+}
+
+fn size(problems: &mut Problems, key: &str, value: Option<&str>, default: u64, min: u64, max: u64) -> u64 {
+    let Some(text) = value else { return default };
+    match parse_size(text) {
+        Ok(n) if n < min || n > max => {
+            problems.add(key, format!("{text:?} is out of range ({min} to {max} bytes)"));
+            default
+        }
+        Ok(n) => n,
         Err(e) => {
             problems.add(key, e.to_string());
             default
@@ -381,6 +431,114 @@ pub fn validate(raw: RawConfig, origin: Origin, board_override: Option<&str>) ->
         Duration::from_secs(300),
     );
 
+    // [store]
+    let st = &raw.store;
+    let d = StoreConfig::default();
+    let backend = match st.backend.as_deref() {
+        None | Some("redb") => BackendKind::Redb,
+        #[cfg(feature = "store-sled")]
+        Some("sled") => BackendKind::Sled,
+        #[cfg(not(feature = "store-sled"))]
+        Some("sled") => {
+            p.add(
+                "store.backend",
+                "this build has no sled backend (build with --features store-sled)",
+            );
+            BackendKind::Redb
+        }
+        Some(other) => {
+            p.add(
+                "store.backend",
+                format!("unknown backend {other:?}; use \"redb\" or \"sled\""),
+            );
+            BackendKind::Redb
+        }
+    };
+    const KIB: u64 = 1 << 10;
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+    let age = |p: &mut Problems, key: &str, v: Option<&str>, default: Duration| {
+        duration(
+            p,
+            key,
+            v,
+            default,
+            Duration::from_secs(60),
+            Duration::from_secs(10 * 365 * 86_400),
+        )
+    };
+    let store = StoreConfig {
+        backend,
+        commit_interval: duration(
+            &mut p,
+            "store.commit_interval",
+            st.commit_interval.as_deref(),
+            d.commit_interval,
+            Duration::from_millis(10),
+            Duration::from_secs(3600),
+        ),
+        commit_bytes: size(
+            &mut p,
+            "store.commit_bytes",
+            st.commit_bytes.as_deref(),
+            d.commit_bytes,
+            4 * KIB,
+            64 * MIB,
+        ),
+        max_bytes: size(
+            &mut p,
+            "store.max_bytes",
+            st.max_bytes.as_deref(),
+            d.max_bytes,
+            MIB,
+            1 << 50,
+        ),
+        max_age: [
+            age(
+                &mut p,
+                "store.max_age.metrics",
+                st.max_age.metrics.as_deref(),
+                d.max_age[0],
+            ),
+            age(
+                &mut p,
+                "store.max_age.logs",
+                st.max_age.logs.as_deref(),
+                d.max_age[1],
+            ),
+            age(
+                &mut p,
+                "store.max_age.alerts",
+                st.max_age.alerts.as_deref(),
+                d.max_age[2],
+            ),
+        ],
+        min_free_disk: size(
+            &mut p,
+            "store.min_free_disk",
+            st.min_free_disk.as_deref(),
+            d.min_free_disk,
+            0,
+            1 << 50,
+        ),
+        cache_bytes: size(
+            &mut p,
+            "store.cache_size",
+            st.cache_size.as_deref(),
+            d.cache_bytes,
+            256 * KIB,
+            GIB,
+        ),
+        quarantine_max_bytes: size(
+            &mut p,
+            "store.quarantine_max_bytes",
+            st.quarantine_max_bytes.as_deref(),
+            d.quarantine_max_bytes,
+            0,
+            1 << 50,
+        ),
+    };
+
     if !p.is_empty() {
         return Err(ConfigError::Invalid { origin, problems: p });
     }
@@ -410,5 +568,6 @@ pub fn validate(raw: RawConfig, origin: Origin, board_override: Option<&str>) ->
             max_connections,
             request_timeout,
         },
+        store,
     })
 }

@@ -14,6 +14,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::model::{text, Family, MetricKind};
 use crate::sources::host::{collector_families, CollectorResult};
+use crate::store::StoreHandle;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const TARGET: &str = env!("OUTPOST_TARGET");
@@ -36,6 +37,7 @@ pub struct Telemetry {
     counters: Mutex<Counters>,
     /// The host snapshot rendered in the text format, replaced after each cycle.
     exposition: Mutex<Arc<String>>,
+    store: Mutex<Option<StoreHandle>>,
 }
 
 fn now_unix() -> f64 {
@@ -72,6 +74,7 @@ impl Telemetry {
             start_unix: now_unix(),
             counters: Mutex::new(Counters::default()),
             exposition: Mutex::new(Arc::new(String::new())),
+            store: Mutex::new(None),
         })
     }
 
@@ -110,6 +113,11 @@ impl Telemetry {
 
     pub fn set_board_devices(&self, devices: Vec<(&'static str, String, bool)>) {
         self.counters().board_devices = devices;
+    }
+
+    /// Adds the store's families to the agent's own.
+    pub fn set_store(&self, store: StoreHandle) {
+        *self.store.lock().unwrap_or_else(|e| e.into_inner()) = Some(store);
     }
 
     pub fn has_sample(&self) -> bool {
@@ -221,6 +229,10 @@ impl Telemetry {
         }
         out.push(devices);
         out.extend(collector_families(&c.last_results));
+        drop(c);
+        if let Some(store) = self.store.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            out.extend(store.stats().families());
+        }
         out
     }
 

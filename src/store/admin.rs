@@ -1,0 +1,185 @@
+//! `outpost store stats` and `outpost store export`: the store seen by an operator.
+//!
+//! Both need the data directory's lock to open the store. When a running agent holds it,
+//! `stats` asks that agent's `/metrics` endpoint instead (the store's numbers are there), and
+//! `export` refuses: two processes must never write one store.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{Class, Store};
+use crate::config::Config;
+use crate::datadir::{DataDir, DataDirError};
+use crate::model::stored::{decode_snapshot, StoredSnapshot};
+
+#[derive(Debug)]
+pub enum AdminError {
+    NoStore(String),
+    DataDir(DataDirError),
+    AgentRunning(String),
+    Unavailable(String),
+    Io(std::io::Error),
+}
+
+impl fmt::Display for AdminError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AdminError::NoStore(dir) => write!(f, "no store in {dir}"),
+            AdminError::DataDir(e) => write!(f, "{e}"),
+            AdminError::AgentRunning(m) => write!(f, "{m}"),
+            AdminError::Unavailable(m) => write!(f, "store unavailable: {m}"),
+            AdminError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for AdminError {}
+
+fn store_exists(cfg: &Config) -> Result<(), AdminError> {
+    if cfg.agent.data_dir.join(cfg.store.backend.file_name()).exists() {
+        Ok(())
+    } else {
+        Err(AdminError::NoStore(cfg.agent.data_dir.display().to_string()))
+    }
+}
+
+/// Store statistics as text.
+pub fn stats(cfg: &Config) -> Result<String, AdminError> {
+    store_exists(cfg)?;
+    match DataDir::open(&cfg.agent.data_dir) {
+        Ok(dir) => {
+            let store = Store::open(dir.path(), cfg.store.clone());
+            let text = store.stats().render();
+            store.close();
+            Ok(text)
+        }
+        Err(DataDirError::InUse { holder, .. }) => {
+            if !cfg.metrics.enabled {
+                return Err(AdminError::AgentRunning(format!(
+                    "the agent{holder} is running and its metrics endpoint is disabled; \
+                     stop it to read the store directly"
+                )));
+            }
+            let body = fetch_metrics(&cfg.metrics.listen.to_string()).map_err(|e| {
+                AdminError::AgentRunning(format!(
+                    "the agent{holder} is running, but its metrics endpoint {} did not answer: {e}",
+                    cfg.metrics.listen
+                ))
+            })?;
+            let mut text = format!(
+                "running agent{holder}, from http://{}/metrics:\n",
+                cfg.metrics.listen
+            );
+            for line in body.lines() {
+                if line.starts_with("outpost_store_") || line.starts_with("outpost_disk_written") {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+            }
+            Ok(text)
+        }
+        Err(e) => Err(AdminError::DataDir(e)),
+    }
+}
+
+fn fetch_metrics(addr: &str) -> std::io::Result<String> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")?;
+    let mut body = String::new();
+    s.read_to_string(&mut body)?;
+    let (head, rest) = body.split_once("\r\n\r\n").unwrap_or(("", ""));
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(std::io::Error::other(
+            head.lines().next().unwrap_or("no response").to_string(),
+        ));
+    }
+    Ok(rest.to_string())
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Data {
+    Metrics(StoredSnapshot),
+    Text(String),
+    Undecodable { error: String },
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    seq: u64,
+    class: &'a str,
+    ts_ms: i64,
+    data: Data,
+}
+
+/// Writes records as JSON lines to `out`, acknowledging each batch for `sink` once it is
+/// flushed; returns the number of records written. Interrupted, it resumes after the last
+/// acknowledged batch (at least once).
+pub fn export(cfg: &Config, sink: &str, limit: Option<u64>, out: &mut dyn Write) -> Result<u64, AdminError> {
+    store_exists(cfg)?;
+    let dir = match DataDir::open(&cfg.agent.data_dir) {
+        Ok(d) => d,
+        Err(DataDirError::InUse { holder, .. }) => {
+            return Err(AdminError::AgentRunning(format!(
+                "the agent{holder} is running on this data directory; stop it before exporting"
+            )))
+        }
+        Err(e) => return Err(AdminError::DataDir(e)),
+    };
+    let mut store = Store::open(dir.path(), cfg.store.clone());
+    if !store.is_available() {
+        let why = store.stats().unavailable.unwrap_or_default();
+        return Err(AdminError::Unavailable(why));
+    }
+    store.register_sink(sink, &Class::ALL, false);
+    let mut written = 0u64;
+    let result = loop {
+        let want = limit
+            .map(|l| l.saturating_sub(written))
+            .unwrap_or(u64::MAX)
+            .min(1000) as usize;
+        if want == 0 {
+            break Ok(());
+        }
+        let batch = match store.read(sink, want, 4 << 20) {
+            Ok(b) => b,
+            Err(e) => break Err(AdminError::Unavailable(e.to_string())),
+        };
+        let Some(last) = batch.last().map(|r| r.seq) else {
+            break Ok(());
+        };
+        let mut text = String::new();
+        for r in &batch {
+            let data = match r.class {
+                Class::Metrics => match decode_snapshot(&r.data) {
+                    Ok(s) => Data::Metrics(s),
+                    Err(e) => Data::Undecodable { error: e.to_string() },
+                },
+                _ => Data::Text(String::from_utf8_lossy(&r.data).into_owned()),
+            };
+            let line = Line {
+                seq: r.seq,
+                class: r.class.name(),
+                ts_ms: r.ts_ms,
+                data,
+            };
+            text.push_str(&serde_json::to_string(&line).expect("plain data serializes"));
+            text.push('\n');
+        }
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+            break Err(AdminError::Io(e));
+        }
+        written += batch.len() as u64;
+        store.ack(sink, last);
+        if let Err(e) = store.commit() {
+            break Err(AdminError::Unavailable(e.to_string()));
+        }
+    };
+    store.close();
+    result.map(|_| written)
+}

@@ -1,0 +1,803 @@
+//! The durable queue with per-sink cursors, on top of any [`Backend`].
+//!
+//! Appends go to a pending buffer and get their sequence number at once; [`Store::commit`]
+//! writes the buffer as chunks in one atomic, durable batch together with the chunk deletions
+//! and cursor updates that acknowledgements caused. Bounds are enforced at each commit, before
+//! writing: age first, then size (`max_bytes`, and the free-disk watermark), evicting whole
+//! chunks by class priority, oldest first. A backend error never loses the pending buffer: the
+//! handle is dropped, the store retries opening it with backoff, and the buffer waits (bounded)
+//! in memory meanwhile.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::backend::{Backend, BackendError, WriteBatch};
+use super::record::{decode_chunk, encode_chunk, ChunkMeta, Class, Record, CHUNK_TARGET};
+use super::recovery;
+use super::stats::{DropReason, StoreStats};
+use crate::config::validate::StoreConfig;
+
+/// Version of the layout of chunks, index entries and metadata. A store written with another
+/// version is quarantined, never misread.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Sequence numbers reserved ahead in `store.seq`, so that a store replaced after damage
+/// continues above every number the lost one handed out (consumers de-duplicate by it).
+const SEQ_RESERVATION: u64 = 10_000_000;
+const SEQ_FLOOR: &str = "store.seq";
+
+/// A sink's durable position: every record of its classes with `seq <= acked` is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub acked: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Sink {
+    classes: [bool; 3],
+    cursor: Cursor,
+    /// Highest sequence handed out by `read` (in memory only; a restart re-reads from `acked`).
+    read_pos: u64,
+    /// Counts for the configured-sink decision: transient readers (export) do not hold data.
+    holds_data: bool,
+}
+
+/// Why the store cannot write right now.
+#[derive(Debug)]
+pub struct Unavailable {
+    pub reason: String,
+    pub retry_at: Instant,
+    pub backoff: Duration,
+}
+
+pub struct Store {
+    dir: PathBuf,
+    cfg: StoreConfig,
+    backend: Option<Box<dyn Backend>>,
+    unavailable: Option<Unavailable>,
+    index: [BTreeMap<u64, ChunkMeta>; 3],
+    stored_bytes: [u64; 3],
+    pending: [Vec<Record>; 3],
+    pending_bytes: u64,
+    pending_since: Option<Instant>,
+    pending_deletes: Vec<(Class, u64)>,
+    cursors_dirty: bool,
+    next_seq: u64,
+    durable_seq: u64,
+    sinks: BTreeMap<String, Sink>,
+    pub(super) stats: StoreStats,
+    /// Eviction episodes in progress: records dropped so far, per (class, reason).
+    episodes: HashMap<(Class, DropReason), u64>,
+    /// The reservation recorded in `store.seq`.
+    seq_floor: u64,
+    /// Test hook: the next N commits fail with this error before reaching the backend.
+    #[cfg(test)]
+    pub(super) inject: Option<(u32, fn() -> BackendError)>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Free bytes for unprivileged users on the filesystem holding `dir`.
+pub fn free_disk(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: valid C string; statvfs64-compatible buffer is plain data.
+    let mut buf: libc::statfs64 = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs64(c.as_ptr(), &mut buf) } != 0 {
+        return None;
+    }
+    Some(buf.f_bavail as u64 * buf.f_bsize as u64)
+}
+
+impl Store {
+    /// Opens the store under `dir`. Never fails: a damaged store is quarantined and replaced,
+    /// and a store that cannot be opened at all (read-only disk, I/O errors) leaves the agent
+    /// running with appends buffered in memory while it retries.
+    pub fn open(dir: &Path, cfg: StoreConfig) -> Store {
+        let mut store = Store {
+            dir: dir.to_path_buf(),
+            cfg,
+            backend: None,
+            unavailable: None,
+            index: Default::default(),
+            stored_bytes: [0; 3],
+            pending: Default::default(),
+            pending_bytes: 0,
+            pending_since: None,
+            pending_deletes: Vec::new(),
+            cursors_dirty: false,
+            next_seq: 1,
+            durable_seq: 0,
+            sinks: BTreeMap::new(),
+            stats: StoreStats::default(),
+            episodes: HashMap::new(),
+            seq_floor: 0,
+            #[cfg(test)]
+            inject: None,
+        };
+        store.stats.backend = store.cfg.backend.name();
+        store.try_open();
+        store
+    }
+
+    fn try_open(&mut self) {
+        match recovery::open_backend(&self.dir, &self.cfg, &mut self.stats) {
+            Ok(backend) => {
+                if let Err(e) = self.load(backend) {
+                    log::error!("store: cannot load {}: {e}; quarantining it", self.dir.display());
+                    recovery::quarantine(&self.dir, &self.cfg, "unreadable", &mut self.stats);
+                    match recovery::open_backend(&self.dir, &self.cfg, &mut self.stats) {
+                        Ok(b) => {
+                            if let Err(e) = self.load(b) {
+                                self.set_unavailable(format!("fresh store unusable: {e}"));
+                            }
+                        }
+                        Err(e) => self.set_unavailable(e.to_string()),
+                    }
+                }
+            }
+            Err(e) => self.set_unavailable(e.to_string()),
+        }
+    }
+
+    fn set_unavailable(&mut self, reason: String) {
+        let backoff = self
+            .unavailable
+            .as_ref()
+            .map(|u| (u.backoff * 2).min(Duration::from_secs(60)))
+            .unwrap_or(Duration::from_secs(1));
+        if self.unavailable.as_ref().map(|u| u.reason.as_str()) != Some(reason.as_str()) {
+            log::error!(
+                "store unavailable: {reason}; keeping up to {} KiB of new data in memory and retrying",
+                self.max_pending() / 1024
+            );
+        }
+        self.backend = None;
+        self.stats.healthy = false;
+        self.unavailable = Some(Unavailable {
+            reason,
+            retry_at: Instant::now() + backoff,
+            backoff,
+        });
+    }
+
+    fn load(&mut self, backend: Box<dyn Backend>) -> Result<(), BackendError> {
+        let _guard = recovery::InStore::enter();
+        let mut version = None;
+        let mut next_seq = 1u64;
+        let mut cursors = BTreeMap::new();
+        for (k, v) in backend.meta()? {
+            match k.as_str() {
+                "format" => version = postcard::from_bytes::<u32>(&v).ok(),
+                "next_seq" => {
+                    next_seq = postcard::from_bytes(&v)
+                        .map_err(|e| BackendError::Corrupted(format!("next_seq: {e}")))?
+                }
+                other => {
+                    if let Some(sink) = other.strip_prefix("cursor/") {
+                        let c: Cursor = postcard::from_bytes(&v)
+                            .map_err(|e| BackendError::Corrupted(format!("cursor {sink}: {e}")))?;
+                        cursors.insert(sink.to_string(), c);
+                    }
+                }
+            }
+        }
+        let index = backend.load_index()?;
+        let is_new = version.is_none() && index.iter().all(|i| i.is_empty());
+        match version {
+            Some(FORMAT_VERSION) => {}
+            None if is_new => {}
+            other => {
+                return Err(BackendError::Corrupted(format!(
+                    "format version {other:?}, this outpost writes {FORMAT_VERSION}"
+                )))
+            }
+        }
+        self.seq_floor = std::fs::read_to_string(self.dir.join(SEQ_FLOOR))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+        if is_new && self.next_seq == 1 && self.seq_floor > 0 {
+            // A fresh store in a fresh process (a store lost to damage): continue above the
+            // reservation, since the lost store's numbers are unknown.
+            next_seq = next_seq.max(self.seq_floor);
+        }
+        let mut max_seq = 0;
+        for c in Class::ALL {
+            self.index[c.index()].clear();
+            self.stored_bytes[c.index()] = 0;
+            for meta in &index[c.index()] {
+                max_seq = max_seq.max(meta.last_seq);
+                self.stored_bytes[c.index()] += meta.bytes as u64;
+                self.index[c.index()].insert(meta.first_seq, *meta);
+            }
+        }
+        // Deletions decided before an outage are still pending: keep them out of the index.
+        for (c, first) in &self.pending_deletes {
+            if let Some(meta) = self.index[c.index()].remove(first) {
+                self.stored_bytes[c.index()] -= meta.bytes as u64;
+            }
+        }
+        // Never reuse a sequence number, also not one handed out before an outage.
+        self.next_seq = self.next_seq.max(next_seq).max(max_seq + 1);
+        self.durable_seq = self.durable_seq.max(max_seq).max(next_seq.saturating_sub(1));
+        for (name, cursor) in cursors {
+            match self.sinks.get_mut(&name) {
+                Some(s) => {
+                    s.cursor.acked = s.cursor.acked.max(cursor.acked);
+                    s.read_pos = s.read_pos.max(s.cursor.acked);
+                }
+                None => {
+                    self.sinks.insert(
+                        name,
+                        Sink {
+                            classes: [false; 3],
+                            cursor,
+                            read_pos: cursor.acked,
+                            holds_data: false,
+                        },
+                    );
+                }
+            }
+        }
+        self.backend = Some(backend);
+        if self.unavailable.take().is_some() {
+            log::info!("store available again at {}", self.dir.display());
+        }
+        self.stats.healthy = true;
+        if is_new {
+            // Record the format right away, so an empty store is recognisably ours.
+            self.cursors_dirty = true;
+        }
+        Ok(())
+    }
+
+    /// Registers a sink that reads the given classes. `holds_data`: records are kept until this
+    /// sink acknowledged them (configured sinks); a transient reader (`store export`) does not.
+    pub fn register_sink(&mut self, name: &str, classes: &[Class], holds_data: bool) {
+        let mut wanted = [false; 3];
+        for c in classes {
+            wanted[c.index()] = true;
+        }
+        let oldest = self
+            .oldest_seq()
+            .map(|s| s.saturating_sub(1))
+            .unwrap_or(self.durable_seq);
+        let sink = self.sinks.entry(name.to_string()).or_insert(Sink {
+            classes: wanted,
+            // A new sink starts with the oldest data kept.
+            cursor: Cursor {
+                acked: oldest.min(self.durable_seq),
+            },
+            read_pos: oldest.min(self.durable_seq),
+            holds_data,
+        });
+        sink.classes = wanted;
+        sink.holds_data = holds_data;
+        sink.read_pos = sink.read_pos.max(sink.cursor.acked);
+    }
+
+    fn oldest_seq(&self) -> Option<u64> {
+        Class::ALL
+            .iter()
+            .filter_map(|c| self.index[c.index()].values().next().map(|m| m.first_seq))
+            .min()
+    }
+
+    /// Appends one record; returns its sequence number. Durable after the next commit.
+    pub fn append(&mut self, class: Class, ts_ms: i64, data: Vec<u8>) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.pending_bytes += data.len() as u64 + 16;
+        self.pending[class.index()].push(Record {
+            seq,
+            class,
+            ts_ms,
+            data,
+        });
+        self.pending_since.get_or_insert_with(Instant::now);
+        self.stats.appended[class.index()] += 1;
+        if self.pending_bytes > self.max_pending() {
+            self.shed_pending();
+        }
+        seq
+    }
+
+    fn max_pending(&self) -> u64 {
+        (self.cfg.commit_bytes * 4).max(4 << 20)
+    }
+
+    /// While the disk cannot take writes, keep memory bounded: drop the oldest pending records,
+    /// lowest priority class first.
+    fn shed_pending(&mut self) {
+        while self.pending_bytes > self.max_pending() {
+            let Some(c) = Class::ALL
+                .into_iter()
+                .find(|c| !self.pending[c.index()].is_empty())
+            else {
+                break;
+            };
+            let r = self.pending[c.index()].remove(0);
+            self.pending_bytes -= r.data.len() as u64 + 16;
+            self.count_drop(c, DropReason::WriteError, 1);
+        }
+    }
+
+    /// Whether the commit policy says it is time to write.
+    pub fn commit_due(&self) -> bool {
+        let has_work = self.pending_bytes > 0 || !self.pending_deletes.is_empty() || self.cursors_dirty;
+        if !has_work {
+            return false;
+        }
+        if let Some(u) = &self.unavailable {
+            return Instant::now() >= u.retry_at;
+        }
+        self.pending_bytes >= self.cfg.commit_bytes
+            || self
+                .pending_since
+                .is_none_or(|t| t.elapsed() >= self.cfg.commit_interval)
+    }
+
+    /// When the next commit is due at the latest (for the store thread's sleep).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if let Some(u) = &self.unavailable {
+            return Some(u.retry_at);
+        }
+        if self.pending_bytes > 0 || !self.pending_deletes.is_empty() || self.cursors_dirty {
+            return Some(
+                self.pending_since
+                    .map(|t| t + self.cfg.commit_interval)
+                    .unwrap_or_else(Instant::now),
+            );
+        }
+        None
+    }
+
+    /// Test hook: retry a failed backend now instead of after the backoff.
+    #[cfg(test)]
+    pub(super) fn retry_now(&mut self) {
+        if let Some(u) = &mut self.unavailable {
+            u.retry_at = Instant::now();
+        }
+    }
+
+    pub fn durable_seq(&self) -> u64 {
+        self.durable_seq
+    }
+
+    pub fn is_available(&self) -> bool {
+        self.backend.is_some()
+    }
+
+    fn count_drop(&mut self, class: Class, reason: DropReason, records: u64) {
+        if records == 0 {
+            return;
+        }
+        *self.stats.dropped.entry((class, reason)).or_default() += records;
+        let ep = self.episodes.entry((class, reason)).or_default();
+        if *ep == 0 {
+            log::warn!(
+                "store: dropping {} records ({}); further drops of this kind are logged when the episode ends",
+                class.name(),
+                reason.describe()
+            );
+        }
+        *ep += records;
+    }
+
+    fn evict_chunk(&mut self, class: Class, first: u64, reason: DropReason) {
+        if let Some(meta) = self.index[class.index()].remove(&first) {
+            self.stored_bytes[class.index()] -= meta.bytes as u64;
+            self.pending_deletes.push((class, first));
+            self.count_drop(class, reason, meta.count as u64);
+        }
+    }
+
+    fn total_stored(&self) -> u64 {
+        self.stored_bytes.iter().sum()
+    }
+
+    /// Applies `max_age`, `max_bytes` and the free-disk watermark before a write. Priority is
+    /// strict: every metric, stored or incoming, goes before the first log, and every log
+    /// before the first alert; within a class the oldest goes first.
+    fn enforce_bounds(&mut self) {
+        let now = now_ms();
+        for c in Class::ALL {
+            let limit = now - self.cfg.max_age[c.index()].as_millis() as i64;
+            let expired: Vec<u64> = self.index[c.index()]
+                .values()
+                .take_while(|m| m.max_ts < limit)
+                .map(|m| m.first_seq)
+                .collect();
+            for first in expired {
+                self.evict_chunk(c, first, DropReason::MaxAge);
+            }
+            let before = self.pending[c.index()].len();
+            let mut freed = 0u64;
+            self.pending[c.index()].retain(|r| {
+                let keep = r.ts_ms >= limit;
+                if !keep {
+                    freed += r.data.len() as u64 + 16;
+                }
+                keep
+            });
+            self.pending_bytes -= freed;
+            let gone = (before - self.pending[c.index()].len()) as u64;
+            self.count_drop(c, DropReason::MaxAge, gone);
+        }
+        let mut cap = self.cfg.max_bytes;
+        let mut reason = DropReason::MaxBytes;
+        if let Some(free) = free_disk(&self.dir) {
+            let incoming = self.pending_bytes;
+            if free < self.cfg.min_free_disk + incoming {
+                // The backend reuses freed pages, so evicting as much as we add keeps the file
+                // from growing into the reserve.
+                let short = self.cfg.min_free_disk + incoming - free;
+                let disk_cap = (self.total_stored() + incoming).saturating_sub(short.min(incoming));
+                if disk_cap < cap {
+                    cap = disk_cap;
+                    reason = DropReason::DiskFull;
+                }
+            }
+        }
+        for c in Class::ALL {
+            while self.total_stored() + self.pending_bytes > cap {
+                if let Some(first) = self.index[c.index()].keys().next().copied() {
+                    self.evict_chunk(c, first, reason);
+                } else if !self.pending[c.index()].is_empty() {
+                    let r = self.pending[c.index()].remove(0);
+                    self.pending_bytes -= r.data.len() as u64 + 16;
+                    self.count_drop(c, reason, 1);
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn end_quiet_episodes(&mut self, dropped_before: &BTreeMap<(Class, DropReason), u64>) {
+        let ended: Vec<(Class, DropReason)> = self
+            .episodes
+            .keys()
+            .filter(|k| {
+                dropped_before.get(k).copied().unwrap_or(0) == self.stats.dropped.get(k).copied().unwrap_or(0)
+            })
+            .copied()
+            .collect();
+        for k in ended {
+            if let Some(n) = self.episodes.remove(&k) {
+                log::warn!(
+                    "store: {} eviction episode ({}) ended: {n} records dropped",
+                    k.0.name(),
+                    k.1.describe()
+                );
+            }
+        }
+    }
+
+    /// Writes pending records, deletions and cursors in one durable batch.
+    pub fn commit(&mut self) -> Result<(), BackendError> {
+        if self.backend.is_none() {
+            if self
+                .unavailable
+                .as_ref()
+                .is_some_and(|u| Instant::now() < u.retry_at)
+            {
+                return Err(BackendError::Io(std::io::Error::other("store unavailable")));
+            }
+            self.try_open();
+            if self.backend.is_none() {
+                return Err(BackendError::Io(std::io::Error::other("store unavailable")));
+            }
+        }
+        let dropped_before = self.stats.dropped.clone();
+        self.enforce_bounds();
+        let mut batch = WriteBatch::default();
+        let mut new_chunks: Vec<(Class, ChunkMeta)> = Vec::new();
+        for c in Class::ALL {
+            let records = &self.pending[c.index()];
+            let mut start = 0;
+            while start < records.len() {
+                let mut end = start;
+                let mut size = 0usize;
+                while end < records.len()
+                    && (end == start || size + records[end].data.len() + 24 <= CHUNK_TARGET)
+                {
+                    size += records[end].data.len() + 24;
+                    end += 1;
+                }
+                let (value, meta) = encode_chunk(&records[start..end]);
+                new_chunks.push((c, meta));
+                batch.puts.push((c, meta, value));
+                start = end;
+            }
+        }
+        batch.deletes = self.pending_deletes.clone();
+        batch.meta.push((
+            "next_seq".into(),
+            postcard::to_allocvec(&self.next_seq).expect("vec"),
+        ));
+        batch.meta.push((
+            "format".into(),
+            postcard::to_allocvec(&FORMAT_VERSION).expect("vec"),
+        ));
+        for (name, sink) in &self.sinks {
+            batch.meta.push((
+                format!("cursor/{name}"),
+                postcard::to_allocvec(&sink.cursor).expect("vec"),
+            ));
+        }
+        if self.next_seq + 1000 >= self.seq_floor {
+            self.reserve_seqs();
+        }
+        let started = Instant::now();
+        #[cfg(test)]
+        let injected = match &mut self.inject {
+            Some((n, make)) if *n > 0 => {
+                *n -= 1;
+                Some(make())
+            }
+            _ => None,
+        };
+        #[cfg(not(test))]
+        let injected: Option<BackendError> = None;
+        let result = match injected {
+            Some(e) => Err(e),
+            None => {
+                let _guard = recovery::InStore::enter();
+                self.backend.as_mut().expect("checked above").commit(batch)
+            }
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        match result {
+            Ok(()) => {
+                for (c, meta) in new_chunks {
+                    self.stored_bytes[c.index()] += meta.bytes as u64;
+                    self.index[c.index()].insert(meta.first_seq, meta);
+                }
+                for c in Class::ALL {
+                    self.pending[c.index()].clear();
+                }
+                self.pending_bytes = 0;
+                self.pending_since = None;
+                self.pending_deletes.clear();
+                self.cursors_dirty = false;
+                self.durable_seq = self.next_seq - 1;
+                self.stats.commits += 1;
+                self.stats.commit_seconds += seconds;
+                self.stats.last_commit_seconds = seconds;
+                self.end_quiet_episodes(&dropped_before);
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.write_errors += 1;
+                // Evicted chunks were removed from the index already; the deletes stay pending.
+                if let BackendError::Full(_) = e {
+                    log::error!("store: {e}; evicting to make room");
+                }
+                let msg = e.to_string();
+                if matches!(e, BackendError::Corrupted(_)) {
+                    recovery::quarantine(&self.dir, &self.cfg, "corrupt", &mut self.stats);
+                    self.index = Default::default();
+                    self.stored_bytes = [0; 3];
+                    self.pending_deletes.clear();
+                }
+                self.set_unavailable(msg);
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes the next reservation to `store.seq` (once per `SEQ_RESERVATION` records).
+    fn reserve_seqs(&mut self) {
+        use std::io::Write;
+        let floor = self.next_seq + SEQ_RESERVATION;
+        let tmp = self.dir.join("store.seq.tmp");
+        let written = std::fs::File::create(&tmp)
+            .and_then(|mut f| {
+                f.write_all(floor.to_string().as_bytes())?;
+                f.sync_all()
+            })
+            .and_then(|_| std::fs::rename(&tmp, self.dir.join(SEQ_FLOOR)));
+        match written {
+            Ok(()) => self.seq_floor = floor,
+            Err(e) => log::warn!("store: cannot write {SEQ_FLOOR}: {e}"),
+        }
+    }
+
+    /// Up to `max_records` records (and about `max_bytes`) for `sink`, in sequence order, after
+    /// what it has already been given. Damaged chunks are dropped and counted, not returned.
+    pub fn read(
+        &mut self,
+        sink: &str,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Record>, BackendError> {
+        let Some(s) = self.sinks.get(sink) else {
+            return Ok(Vec::new());
+        };
+        let (classes, pos) = (s.classes, s.read_pos);
+        let Some(backend) = self.backend.as_ref() else {
+            return Err(BackendError::Io(std::io::Error::other("store unavailable")));
+        };
+        let mut out: Vec<Record> = Vec::new();
+        let mut corrupt: Vec<(Class, u64)> = Vec::new();
+        for c in Class::ALL.into_iter().filter(|c| classes[c.index()]) {
+            let index = &self.index[c.index()];
+            let start = index
+                .range(..=pos)
+                .next_back()
+                .filter(|(_, m)| m.last_seq > pos)
+                .map(|(k, _)| *k)
+                .unwrap_or(pos + 1);
+            let (mut got, mut bytes) = (0usize, 0usize);
+            for (first, meta) in index.range(start..) {
+                if got >= max_records || bytes >= max_bytes {
+                    break;
+                }
+                let value = {
+                    let _guard = recovery::InStore::enter();
+                    backend.read_chunk(c, *first)?
+                };
+                let records = match value.map(|v| decode_chunk(c, &v)) {
+                    Some(Ok(r)) => r,
+                    Some(Err(e)) => {
+                        log::error!(
+                            "store: {} chunk {first}..={} is damaged ({}); dropping it",
+                            c.name(),
+                            meta.last_seq,
+                            e.0
+                        );
+                        corrupt.push((c, *first));
+                        continue;
+                    }
+                    None => {
+                        corrupt.push((c, *first));
+                        continue;
+                    }
+                };
+                for r in records.into_iter().filter(|r| r.seq > pos) {
+                    got += 1;
+                    bytes += r.data.len();
+                    out.push(r);
+                }
+            }
+        }
+        for (c, first) in corrupt {
+            self.evict_chunk(c, first, DropReason::Corrupt);
+        }
+        out.sort_by_key(|r| r.seq);
+        let mut bytes = 0usize;
+        let mut keep = 0usize;
+        for r in &out {
+            if keep >= max_records || (keep > 0 && bytes + r.data.len() > max_bytes) {
+                break;
+            }
+            bytes += r.data.len();
+            keep += 1;
+        }
+        out.truncate(keep);
+        if let (Some(last), Some(s)) = (out.last(), self.sinks.get_mut(sink)) {
+            s.read_pos = last.seq;
+        }
+        Ok(out)
+    }
+
+    /// Rewinds a sink's read position to its acknowledged cursor (after a failed send).
+    pub fn rewind(&mut self, sink: &str) {
+        if let Some(s) = self.sinks.get_mut(sink) {
+            s.read_pos = s.cursor.acked;
+        }
+    }
+
+    /// Acknowledges every record of `sink`'s classes up to `seq`. Chunks every data-holding
+    /// sink has acknowledged are deleted at the next commit.
+    pub fn ack(&mut self, sink: &str, seq: u64) {
+        let Some(s) = self.sinks.get_mut(sink) else { return };
+        if seq <= s.cursor.acked {
+            return;
+        }
+        s.cursor.acked = seq.min(self.durable_seq);
+        s.read_pos = s.read_pos.max(s.cursor.acked);
+        self.cursors_dirty = true;
+        let s = s.clone();
+        for c in Class::ALL.into_iter().filter(|c| s.classes[c.index()]) {
+            // Deletable up to the lowest cursor among the sinks that keep this class; a class
+            // no configured sink keeps is released by whoever reads it (export).
+            let holders: Vec<u64> = self
+                .sinks
+                .values()
+                .filter(|x| x.holds_data && x.classes[c.index()])
+                .map(|x| x.cursor.acked)
+                .collect();
+            let upto = if holders.is_empty() {
+                s.cursor.acked
+            } else {
+                *holders.iter().min().expect("not empty")
+            };
+            let done: Vec<u64> = self.index[c.index()]
+                .values()
+                .take_while(|m| m.last_seq <= upto)
+                .map(|m| m.first_seq)
+                .collect();
+            for first in done {
+                if let Some(meta) = self.index[c.index()].remove(&first) {
+                    self.stored_bytes[c.index()] -= meta.bytes as u64;
+                    self.pending_deletes.push((c, first));
+                    self.stats.delivered_chunks += 1;
+                }
+            }
+        }
+    }
+
+    /// Records and bytes per class, per-sink backlog, and the counters.
+    pub fn stats(&self) -> StoreStats {
+        let mut s = self.stats.clone();
+        s.disk_bytes = self.backend.as_ref().map(|b| b.disk_bytes()).unwrap_or(0);
+        s.durable_seq = self.durable_seq;
+        s.pending_records = self.pending.iter().map(|p| p.len() as u64).sum();
+        s.unavailable = self.unavailable.as_ref().map(|u| u.reason.clone());
+        for c in Class::ALL {
+            let idx = &self.index[c.index()];
+            s.records[c.index()] = idx.values().map(|m| m.count as u64).sum();
+            s.bytes[c.index()] = self.stored_bytes[c.index()];
+            s.oldest_ts[c.index()] = idx.values().next().map(|m| m.min_ts);
+        }
+        s.sinks = self
+            .sinks
+            .iter()
+            .filter(|(_, sink)| sink.classes.iter().any(|w| *w))
+            .map(|(name, sink)| {
+                let mut records = 0u64;
+                let mut bytes = 0u64;
+                let mut oldest: Option<i64> = None;
+                for c in Class::ALL.into_iter().filter(|c| sink.classes[c.index()]) {
+                    for m in self.index[c.index()]
+                        .values()
+                        .filter(|m| m.last_seq > sink.cursor.acked)
+                    {
+                        // Partially acknowledged chunks count whole: an upper bound by at most one chunk.
+                        records += m.count as u64;
+                        bytes += m.bytes as u64;
+                        oldest = Some(oldest.map_or(m.min_ts, |o| o.min(m.min_ts)));
+                    }
+                }
+                (
+                    name.clone(),
+                    super::stats::SinkBacklog {
+                        records,
+                        bytes,
+                        oldest_ts: oldest,
+                        acked: sink.cursor.acked,
+                    },
+                )
+            })
+            .collect();
+        s
+    }
+
+    /// Commits what is pending and marks the shutdown clean.
+    pub fn close(mut self) {
+        if self.pending_bytes > 0 || !self.pending_deletes.is_empty() || self.cursors_dirty {
+            if let Err(e) = self.commit() {
+                log::error!(
+                    "store: final commit failed: {e}; {} records not written",
+                    self.pending.iter().map(Vec::len).sum::<usize>()
+                );
+            }
+        }
+        let clean = self.backend.is_some();
+        drop(self.backend.take());
+        if clean {
+            recovery::mark_clean(&self.dir);
+        }
+    }
+}

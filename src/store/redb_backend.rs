@@ -1,0 +1,134 @@
+//! The default backend: redb, one table of chunks and one of index entries per class, and a
+//! metadata table, all changed in one write transaction per commit (`Durability::Immediate`:
+//! durable when `commit` returns). redb checksums its pages and, after an unclean shutdown,
+//! rolls back to the last complete commit; we additionally ask for a full integrity check in
+//! that case, because a damaged file may otherwise make a later read panic.
+
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::backend::{Backend, BackendError, WriteBatch};
+use super::record::{decode_meta, encode_meta, ChunkMeta, Class};
+
+const CHUNKS: [TableDefinition<u64, &[u8]>; 3] = [
+    TableDefinition::new("chunks_metrics"),
+    TableDefinition::new("chunks_logs"),
+    TableDefinition::new("chunks_alerts"),
+];
+const INDEX: [TableDefinition<u64, &[u8]>; 3] = [
+    TableDefinition::new("index_metrics"),
+    TableDefinition::new("index_logs"),
+    TableDefinition::new("index_alerts"),
+];
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+pub struct RedbBackend {
+    db: Database,
+    path: std::path::PathBuf,
+}
+
+fn err(e: impl Into<redb::Error>) -> BackendError {
+    match e.into() {
+        redb::Error::Corrupted(m) => BackendError::Corrupted(m),
+        redb::Error::UpgradeRequired(v) => BackendError::Corrupted(format!("file format version {v}")),
+        redb::Error::Io(e) => BackendError::from_io(e),
+        redb::Error::ValueTooLarge(n) => BackendError::Corrupted(format!("value of {n} bytes")),
+        other => BackendError::Io(std::io::Error::other(other.to_string())),
+    }
+}
+
+impl RedbBackend {
+    pub fn open(path: &Path, cache_bytes: u64, check: bool) -> Result<Self, BackendError> {
+        let db = Database::builder()
+            .set_cache_size(cache_bytes as usize)
+            .set_check_integrity_on_open(check)
+            .create(path)
+            .map_err(err)?;
+        // Create the tables so read transactions find them.
+        let txn = db.begin_write().map_err(err)?;
+        for c in Class::ALL {
+            txn.open_table(CHUNKS[c.index()]).map_err(err)?;
+            txn.open_table(INDEX[c.index()]).map_err(err)?;
+        }
+        txn.open_table(META).map_err(err)?;
+        txn.commit().map_err(err)?;
+        Ok(RedbBackend {
+            db,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl Backend for RedbBackend {
+    fn name(&self) -> &'static str {
+        "redb"
+    }
+
+    fn load_index(&self) -> Result<[Vec<ChunkMeta>; 3], BackendError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let mut out: [Vec<ChunkMeta>; 3] = Default::default();
+        for c in Class::ALL {
+            let table = txn.open_table(INDEX[c.index()]).map_err(err)?;
+            for entry in table.iter().map_err(err)? {
+                let (_, v) = entry.map_err(err)?;
+                let meta = decode_meta(v.value()).map_err(|e| BackendError::Corrupted(e.0))?;
+                out[c.index()].push(meta);
+            }
+        }
+        Ok(out)
+    }
+
+    fn read_chunk(&self, class: Class, first_seq: u64) -> Result<Option<Vec<u8>>, BackendError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(CHUNKS[class.index()]).map_err(err)?;
+        Ok(table.get(first_seq).map_err(err)?.map(|v| v.value().to_vec()))
+    }
+
+    fn meta(&self) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(META).map_err(err)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(err)? {
+            let (k, v) = entry.map_err(err)?;
+            out.push((k.value().to_string(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    fn commit(&mut self, batch: WriteBatch) -> Result<(), BackendError> {
+        let txn = self.db.begin_write().map_err(err)?;
+        {
+            for c in Class::ALL {
+                let puts: Vec<_> = batch.puts.iter().filter(|(pc, _, _)| *pc == c).collect();
+                let deletes: Vec<_> = batch.deletes.iter().filter(|(dc, _)| *dc == c).collect();
+                if puts.is_empty() && deletes.is_empty() {
+                    continue;
+                }
+                let mut chunks = txn.open_table(CHUNKS[c.index()]).map_err(err)?;
+                let mut index = txn.open_table(INDEX[c.index()]).map_err(err)?;
+                for (_, first) in &deletes {
+                    chunks.remove(*first).map_err(err)?;
+                    index.remove(*first).map_err(err)?;
+                }
+                for (_, meta, value) in &puts {
+                    chunks.insert(meta.first_seq, value.as_slice()).map_err(err)?;
+                    index
+                        .insert(meta.first_seq, encode_meta(meta).as_slice())
+                        .map_err(err)?;
+                }
+            }
+            if !batch.meta.is_empty() {
+                let mut meta = txn.open_table(META).map_err(err)?;
+                for (k, v) in &batch.meta {
+                    meta.insert(k.as_str(), v.as_slice()).map_err(err)?;
+                }
+            }
+        }
+        txn.commit().map_err(err)
+    }
+
+    fn disk_bytes(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+}

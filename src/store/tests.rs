@@ -1,0 +1,484 @@
+//! The store's behaviour, run against every backend compiled in: ordering, independent
+//! cursors, ack-then-delete, eviction order and counts, crash consistency (a store dropped
+//! without closing), damaged files, and failing disks (injected errors).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::backend::{BackendError, BackendKind};
+use super::queue::Store;
+use super::record::Class;
+use super::stats::DropReason;
+use crate::config::validate::StoreConfig;
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(tag: &str) -> Dir {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let d = std::env::temp_dir().join(format!("outpost-store-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn backends() -> Vec<BackendKind> {
+    #[allow(unused_mut)]
+    let mut v = vec![BackendKind::Redb];
+    #[cfg(feature = "store-sled")]
+    v.push(BackendKind::Sled);
+    v
+}
+
+fn cfg(kind: BackendKind) -> StoreConfig {
+    StoreConfig {
+        backend: kind,
+        min_free_disk: 0,
+        ..StoreConfig::default()
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn payload(seq_hint: u64, len: usize) -> Vec<u8> {
+    let mut v = seq_hint.to_le_bytes().to_vec();
+    v.resize(len, 0xA5);
+    v
+}
+
+fn open(dir: &Path, cfg: &StoreConfig) -> Store {
+    let s = Store::open(dir, cfg.clone());
+    assert!(
+        s.is_available(),
+        "store did not open: {:?}",
+        s.stats().unavailable
+    );
+    s
+}
+
+fn seqs(store: &mut Store, sink: &str) -> Vec<u64> {
+    let mut out = Vec::new();
+    loop {
+        let batch = store.read(sink, 100, 1 << 20).unwrap();
+        if batch.is_empty() {
+            return out;
+        }
+        out.extend(batch.iter().map(|r| r.seq));
+    }
+}
+
+#[test]
+fn ordered_reads_across_classes_and_independent_cursors() {
+    for kind in backends() {
+        let d = Dir::new("order");
+        let mut s = open(&d.0, &cfg(kind));
+        s.register_sink("mqtt", &Class::ALL, true);
+        s.register_sink("rw", &[Class::Metrics], true);
+        for i in 0..30u64 {
+            let class = Class::ALL[(i % 3) as usize];
+            assert_eq!(s.append(class, now(), payload(i, 100)), i + 1);
+        }
+        // Not durable yet: nothing to read.
+        assert!(s.read("mqtt", 10, 1 << 20).unwrap().is_empty(), "{kind:?}");
+        s.commit().unwrap();
+        assert_eq!(s.durable_seq(), 30);
+        assert_eq!(seqs(&mut s, "mqtt"), (1..=30).collect::<Vec<_>>(), "{kind:?}");
+        assert_eq!(
+            seqs(&mut s, "rw"),
+            (1..=30).step_by(3).collect::<Vec<_>>(),
+            "{kind:?}"
+        );
+        // Data matches what was appended.
+        s.rewind("mqtt");
+        let first = s.read("mqtt", 1, 1 << 20).unwrap();
+        assert_eq!(first[0].data, payload(0, 100));
+        assert_eq!(first[0].class, Class::Metrics);
+        s.close();
+    }
+}
+
+#[test]
+fn a_record_is_deleted_only_when_every_sink_that_wants_it_acked() {
+    for kind in backends() {
+        let d = Dir::new("ack");
+        let mut s = open(&d.0, &cfg(kind));
+        s.register_sink("mqtt", &Class::ALL, true);
+        s.register_sink("rw", &[Class::Metrics], true);
+        for i in 0..10 {
+            s.append(Class::Metrics, now(), payload(i, 50));
+        }
+        s.append(Class::Logs, now(), payload(99, 50));
+        s.commit().unwrap();
+        s.ack("mqtt", 11);
+        s.commit().unwrap();
+        let st = s.stats();
+        assert_eq!(
+            st.records[Class::Metrics.index()],
+            10,
+            "rw has not acked metrics ({kind:?})"
+        );
+        assert_eq!(
+            st.records[Class::Logs.index()],
+            0,
+            "only mqtt wants logs ({kind:?})"
+        );
+        assert_eq!(st.sinks["mqtt"].records, 0);
+        assert_eq!(st.sinks["rw"].records, 10);
+        s.ack("rw", 11);
+        s.commit().unwrap();
+        assert_eq!(s.stats().records, [0, 0, 0], "{kind:?}");
+        s.close();
+        // Cursors survive a restart.
+        let mut s = open(&d.0, &cfg(kind));
+        s.register_sink("mqtt", &Class::ALL, true);
+        s.append(Class::Alerts, now(), payload(12, 10));
+        s.commit().unwrap();
+        assert_eq!(seqs(&mut s, "mqtt"), vec![12], "{kind:?}");
+        s.close();
+    }
+}
+
+#[test]
+fn with_no_sink_configured_data_is_kept() {
+    for kind in backends() {
+        let d = Dir::new("nosink");
+        let mut s = open(&d.0, &cfg(kind));
+        for i in 0..5 {
+            s.append(Class::Metrics, now(), payload(i, 10));
+        }
+        s.commit().unwrap();
+        s.close();
+        let mut s = open(&d.0, &cfg(kind));
+        assert_eq!(s.stats().records[0], 5);
+        // A sink configured later starts with the oldest data kept.
+        s.register_sink("late", &Class::ALL, true);
+        assert_eq!(seqs(&mut s, "late"), vec![1, 2, 3, 4, 5], "{kind:?}");
+        s.close();
+    }
+}
+
+#[test]
+fn unacknowledged_reads_are_delivered_again_after_a_restart() {
+    for kind in backends() {
+        let d = Dir::new("redeliver");
+        let mut s = open(&d.0, &cfg(kind));
+        s.register_sink("mqtt", &Class::ALL, true);
+        for i in 0..6 {
+            s.append(Class::Logs, now(), payload(i, 10));
+        }
+        s.commit().unwrap();
+        assert_eq!(seqs(&mut s, "mqtt").len(), 6);
+        s.ack("mqtt", 3);
+        s.commit().unwrap();
+        drop(s); // crash: no close
+        let mut s = open(&d.0, &cfg(kind));
+        s.register_sink("mqtt", &Class::ALL, true);
+        assert_eq!(seqs(&mut s, "mqtt"), vec![4, 5, 6], "{kind:?}");
+        assert_eq!(s.stats().unclean_starts, 1);
+        s.close();
+    }
+}
+
+#[test]
+fn a_crash_keeps_what_was_committed_and_never_reuses_sequence_numbers() {
+    for kind in backends() {
+        let d = Dir::new("crash");
+        let mut s = open(&d.0, &cfg(kind));
+        for i in 0..100 {
+            s.append(Class::Metrics, now(), payload(i, 200));
+        }
+        s.commit().unwrap();
+        for i in 100..150 {
+            s.append(Class::Metrics, now(), payload(i, 200));
+        }
+        drop(s); // crash before the second commit
+        let mut s = open(&d.0, &cfg(kind));
+        assert_eq!(s.stats().records[0], 100, "{kind:?}");
+        let next = s.append(Class::Metrics, now(), payload(0, 1));
+        assert!(next >= 101, "{kind:?}: seq {next} reused");
+        s.commit().unwrap();
+        s.register_sink("x", &Class::ALL, true);
+        let got = seqs(&mut s, "x");
+        assert_eq!(got.len(), 101);
+        assert_eq!(&got[..100], &(1..=100).collect::<Vec<_>>()[..]);
+        s.close();
+    }
+}
+
+#[test]
+fn eviction_goes_metrics_then_logs_then_alerts_oldest_first_and_is_counted() {
+    for kind in backends() {
+        let d = Dir::new("evict");
+        let mut c = cfg(kind);
+        c.max_bytes = 400 << 10;
+        let mut s = open(&d.0, &c);
+        // 3 commits of 100 KiB per class: 900 KiB offered, 400 KiB allowed.
+        for round in 0..3u64 {
+            for class in [Class::Alerts, Class::Logs, Class::Metrics] {
+                for i in 0..10 {
+                    s.append(class, now(), payload(round * 100 + i, 10 << 10));
+                }
+            }
+            s.commit().unwrap();
+        }
+        let st = s.stats();
+        assert!(
+            st.bytes.iter().sum::<u64>() <= c.max_bytes,
+            "{kind:?}: {:?}",
+            st.bytes
+        );
+        assert_eq!(
+            st.records[Class::Metrics.index()],
+            0,
+            "{kind:?}: metrics go first"
+        );
+        assert_eq!(st.records[Class::Alerts.index()], 30, "{kind:?}: alerts go last");
+        assert!(st.records[Class::Logs.index()] < 30);
+        let dropped_metrics = st
+            .dropped
+            .get(&(Class::Metrics, DropReason::MaxBytes))
+            .copied()
+            .unwrap_or(0);
+        let dropped_logs = st
+            .dropped
+            .get(&(Class::Logs, DropReason::MaxBytes))
+            .copied()
+            .unwrap_or(0);
+        assert_eq!(dropped_metrics, 30);
+        assert_eq!(
+            dropped_logs + st.records[Class::Logs.index()],
+            30,
+            "every record is kept or counted"
+        );
+        // Oldest first within a class: the logs left are the newest.
+        s.register_sink("x", &[Class::Logs], true);
+        let left = s.read("x", 100, 100 << 20).unwrap();
+        let hints: Vec<u64> = left
+            .iter()
+            .map(|r| u64::from_le_bytes(r.data[..8].try_into().unwrap()))
+            .collect();
+        assert!(
+            hints.iter().all(|h| *h >= 100),
+            "{kind:?}: old logs kept: {hints:?}"
+        );
+        s.close();
+    }
+}
+
+#[test]
+fn records_older_than_max_age_are_evicted() {
+    for kind in backends() {
+        let d = Dir::new("age");
+        let mut c = cfg(kind);
+        c.max_age = [
+            Duration::from_secs(3600),
+            Duration::from_secs(7200),
+            Duration::from_secs(86400),
+        ];
+        let mut s = open(&d.0, &c);
+        let old = now() - 3 * 3600 * 1000;
+        s.append(Class::Metrics, old, payload(1, 10));
+        s.append(Class::Logs, old, payload(2, 10));
+        s.append(Class::Alerts, old, payload(3, 10));
+        s.commit().unwrap();
+        s.append(Class::Metrics, now(), payload(4, 10));
+        s.commit().unwrap();
+        let st = s.stats();
+        assert_eq!(
+            st.records,
+            [1, 0, 1],
+            "{kind:?}: metrics and logs are past their age"
+        );
+        assert_eq!(st.dropped[&(Class::Metrics, DropReason::MaxAge)], 1);
+        assert_eq!(st.dropped[&(Class::Logs, DropReason::MaxAge)], 1);
+        s.close();
+    }
+}
+
+#[test]
+fn a_failing_disk_loses_nothing_within_the_memory_bound() {
+    for kind in backends() {
+        let d = Dir::new("fail");
+        let mut s = open(&d.0, &cfg(kind));
+        s.register_sink("x", &Class::ALL, true);
+        s.inject = Some((3, || BackendError::Io(std::io::Error::other("injected EIO"))));
+        for round in 0..3u64 {
+            s.append(Class::Logs, now(), payload(round, 100));
+            assert!(s.commit().is_err());
+            assert!(!s.is_available());
+            assert!(!s.stats().healthy);
+            s.retry_now();
+        }
+        s.append(Class::Logs, now(), payload(3, 100));
+        s.commit().expect("disk is back");
+        assert!(s.is_available());
+        assert_eq!(seqs(&mut s, "x"), vec![1, 2, 3, 4], "{kind:?}");
+        assert_eq!(s.stats().write_errors, 3);
+        s.close();
+    }
+}
+
+#[test]
+fn disk_full_evicts_to_make_room_and_keeps_running() {
+    for kind in backends() {
+        let d = Dir::new("full");
+        let mut s = open(&d.0, &cfg(kind));
+        for i in 0..20 {
+            s.append(Class::Metrics, now(), payload(i, 1000));
+        }
+        s.commit().unwrap();
+        s.inject = Some((1, || {
+            BackendError::Full(std::io::Error::from_raw_os_error(libc::ENOSPC))
+        }));
+        s.append(Class::Alerts, now(), payload(100, 10));
+        assert!(matches!(s.commit(), Err(BackendError::Full(_))));
+        s.retry_now();
+        s.commit().expect("second attempt");
+        assert_eq!(s.stats().records[Class::Alerts.index()], 1, "{kind:?}");
+        s.close();
+    }
+}
+
+#[test]
+fn memory_buffer_is_bounded_while_the_disk_is_down() {
+    let d = Dir::new("bound");
+    let mut c = cfg(BackendKind::Redb);
+    c.commit_bytes = 64 << 10; // in-memory bound: 4 MiB
+    let mut s = open(&d.0, &c);
+    s.inject = Some((1, || BackendError::Io(std::io::Error::other("injected EIO"))));
+    s.append(Class::Metrics, now(), payload(0, 10));
+    assert!(s.commit().is_err());
+    for i in 0..1000 {
+        s.append(Class::Metrics, now(), payload(i, 10 << 10));
+    }
+    let st = s.stats();
+    assert!(st.pending_records < 1000);
+    let dropped = st.dropped[&(Class::Metrics, DropReason::WriteError)];
+    assert_eq!(dropped + st.pending_records, 1001, "every record kept or counted");
+    s.retry_now();
+    s.commit().unwrap();
+    assert_eq!(s.stats().records[0], 1001 - dropped);
+    s.close();
+}
+
+fn damage(path: &Path, how: &str) {
+    let mut bytes = std::fs::read(path).unwrap();
+    match how {
+        "truncate" => bytes.truncate(bytes.len() / 3),
+        "flip" => {
+            let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+            for _ in 0..64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let i = (x as usize) % bytes.len();
+                bytes[i] ^= 0xFF;
+            }
+        }
+        "garbage" => bytes = vec![0x42; bytes.len().max(4096)],
+        "empty-header" => {
+            for b in bytes.iter_mut().take(4096) {
+                *b = 0;
+            }
+        }
+        _ => unreachable!(),
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_damaged_redb_file_is_quarantined_and_the_store_starts_fresh() {
+    for how in ["truncate", "flip", "garbage", "empty-header"] {
+        let d = Dir::new("damage");
+        let c = cfg(BackendKind::Redb);
+        let mut s = open(&d.0, &c);
+        for i in 0..300 {
+            s.append(Class::Logs, now(), payload(i, 500));
+        }
+        s.commit().unwrap();
+        s.close();
+        damage(&d.0.join("store.redb"), how);
+        // Opening must not panic, and must leave a working store.
+        let mut s = Store::open(&d.0, c.clone());
+        assert!(s.is_available(), "{how}: {:?}", s.stats().unavailable);
+        s.register_sink("x", &Class::ALL, true);
+        let readable = seqs(&mut s, "x").len() as u64;
+        let st = s.stats();
+        let quarantined = st.recoveries.values().sum::<u64>();
+        let corrupt = st
+            .dropped
+            .get(&(Class::Logs, DropReason::Corrupt))
+            .copied()
+            .unwrap_or(0);
+        // Either the damage was detected (quarantine, or damaged chunks dropped and counted) or
+        // it hit only free space and everything reads back.
+        eprintln!("{how}: quarantined {quarantined}, corrupt records dropped {corrupt}, readable {readable}");
+        assert!(
+            quarantined > 0 || corrupt > 0 || readable == 300,
+            "{how}: damage went unnoticed: {readable} readable"
+        );
+        if quarantined > 0 {
+            assert!(
+                d.0.join("quarantine").read_dir().unwrap().next().is_some(),
+                "{how}"
+            );
+        }
+        let seq = s.append(Class::Alerts, now(), payload(1, 1));
+        assert!(seq > 300, "{how}: sequence numbers restarted at {seq}");
+        s.commit().expect("fresh store takes writes");
+        s.close();
+    }
+}
+
+#[test]
+fn a_store_of_another_format_version_is_quarantined() {
+    let d = Dir::new("version");
+    let c = cfg(BackendKind::Redb);
+    let mut s = open(&d.0, &c);
+    s.append(Class::Logs, now(), payload(1, 10));
+    s.commit().unwrap();
+    s.close();
+    {
+        let mut b = super::backend::open(BackendKind::Redb, &d.0.join("store.redb"), 1 << 20, false).unwrap();
+        let mut batch = super::backend::WriteBatch::default();
+        batch
+            .meta
+            .push(("format".into(), postcard::to_allocvec(&99u32).unwrap()));
+        b.commit(batch).unwrap();
+    }
+    let s = open(&d.0, &c);
+    let st = s.stats();
+    assert_eq!(st.recoveries.get("unreadable"), Some(&1), "{:?}", st.recoveries);
+    assert_eq!(st.records, [0, 0, 0]);
+    s.close();
+}
+
+#[test]
+fn quarantine_is_bounded() {
+    let d = Dir::new("qbound");
+    let c = cfg(BackendKind::Redb);
+    for _ in 0..6 {
+        let mut s = open(&d.0, &c);
+        s.append(Class::Logs, now(), payload(1, 10));
+        s.commit().unwrap();
+        s.close();
+        damage(&d.0.join("store.redb"), "garbage");
+        Store::open(&d.0, c.clone()).close();
+        std::thread::sleep(Duration::from_millis(1100)); // distinct quarantine names
+    }
+    let n = d.0.join("quarantine").read_dir().unwrap().count();
+    assert!(n <= 3, "{n} quarantined stores kept");
+}
