@@ -11,8 +11,11 @@ echo "== fmt"
 cargo fmt --all -- --check
 echo "== clippy"
 cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --all-targets --features store-sled -- -D warnings
 echo "== tests"
 cargo test --locked
+echo "== store test suite against the sled backend"
+cargo test --locked --features store-sled --lib store::
 echo "== cross builds under qemu"
 cmp -s Cross.toml cross.toml || { echo "cross.toml must point at Cross.toml" >&2; exit 1; }
 scripts/cross-build.sh

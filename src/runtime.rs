@@ -80,19 +80,31 @@ fn start_cycle(mut sampler: HostSampler) -> CycleJob {
 }
 
 async fn agent(cfg: Config) -> Result<(), RunError> {
-    let data = DataDir::open(&cfg.agent.data_dir).map_err(RunError::DataDir)?;
+    // Another agent on the same directory is fatal; a directory that cannot be written (yet) is
+    // not: the agent samples and serves, and the store keeps retrying.
+    let data = match DataDir::open(&cfg.agent.data_dir) {
+        Ok(d) => Some(d),
+        Err(e @ DataDirError::InUse { .. }) => return Err(RunError::DataDir(e)),
+        Err(e) => {
+            log::error!("{e}; running without a store until the directory is writable");
+            None
+        }
+    };
+    let data_path = data
+        .as_ref()
+        .map(|d| d.path().to_path_buf())
+        .unwrap_or_else(|| cfg.agent.data_dir.clone());
     log::info!(
         "outpost {VERSION} ({TARGET}) starting: gateway id {:?}, config from {}",
         cfg.agent.id,
         cfg.origin
     );
-    log::info!("storing data under {}", data.path().display());
-    let store =
-        StoreThread::spawn(data.path().to_path_buf(), cfg.store.clone()).map_err(RunError::Runtime)?;
+    log::info!("storing data under {}", data_path.display());
+    let store = StoreThread::spawn(data_path.clone(), cfg.store.clone(), data).map_err(RunError::Runtime)?;
     log::info!(
         "store: {} in {}, commit every {} or {} KiB, at most {} MiB",
         cfg.store.backend.name(),
-        data.path().join(cfg.store.backend.file_name()).display(),
+        data_path.join(cfg.store.backend.file_name()).display(),
         crate::config::units::format_duration(cfg.store.commit_interval),
         cfg.store.commit_bytes / 1024,
         cfg.store.max_bytes >> 20
@@ -224,7 +236,6 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
         Ok(true) => {}
         _ => log::warn!("store did not finish its final commit in time"),
     }
-    drop(data);
     log::info!("stopped");
     Ok(())
 }

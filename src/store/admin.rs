@@ -52,7 +52,8 @@ pub fn stats(cfg: &Config) -> Result<String, AdminError> {
     store_exists(cfg)?;
     match DataDir::open(&cfg.agent.data_dir) {
         Ok(dir) => {
-            let store = Store::open(dir.path(), cfg.store.clone());
+            let path = dir.path().to_path_buf();
+            let store = Store::open(&path, cfg.store.clone(), Some(dir));
             let text = store.stats().render();
             store.close();
             Ok(text)
@@ -131,7 +132,8 @@ pub fn export(cfg: &Config, sink: &str, limit: Option<u64>, out: &mut dyn Write)
         }
         Err(e) => return Err(AdminError::DataDir(e)),
     };
-    let mut store = Store::open(dir.path(), cfg.store.clone());
+    let path = dir.path().to_path_buf();
+    let mut store = Store::open(&path, cfg.store.clone(), Some(dir));
     if !store.is_available() {
         let why = store.stats().unavailable.unwrap_or_default();
         return Err(AdminError::Unavailable(why));

@@ -19,6 +19,7 @@ use super::record::{decode_chunk, encode_chunk, ChunkMeta, Class, Record, CHUNK_
 use super::recovery;
 use super::stats::{DropReason, StoreStats};
 use crate::config::validate::StoreConfig;
+use crate::datadir::DataDir;
 
 /// Version of the layout of chunks, index entries and metadata. A store written with another
 /// version is quarantined, never misread.
@@ -55,6 +56,9 @@ pub struct Unavailable {
 
 pub struct Store {
     dir: PathBuf,
+    /// The data directory's lock; taken here when the runtime could not take it at start
+    /// (directory not writable yet).
+    lock: Option<DataDir>,
     cfg: StoreConfig,
     backend: Option<Box<dyn Backend>>,
     unavailable: Option<Unavailable>,
@@ -101,9 +105,10 @@ impl Store {
     /// Opens the store under `dir`. Never fails: a damaged store is quarantined and replaced,
     /// and a store that cannot be opened at all (read-only disk, I/O errors) leaves the agent
     /// running with appends buffered in memory while it retries.
-    pub fn open(dir: &Path, cfg: StoreConfig) -> Store {
+    pub fn open(dir: &Path, cfg: StoreConfig, lock: Option<DataDir>) -> Store {
         let mut store = Store {
             dir: dir.to_path_buf(),
+            lock,
             cfg,
             backend: None,
             unavailable: None,
@@ -129,12 +134,19 @@ impl Store {
     }
 
     fn try_open(&mut self) {
-        match recovery::open_backend(&self.dir, &self.cfg, &mut self.stats) {
+        let reopen = self.unavailable.is_some();
+        if self.lock.is_none() {
+            match DataDir::open(&self.dir) {
+                Ok(lock) => self.lock = Some(lock),
+                Err(e) => return self.set_unavailable(e.to_string()),
+            }
+        }
+        match recovery::open_backend(&self.dir, &self.cfg, &mut self.stats, reopen) {
             Ok(backend) => {
                 if let Err(e) = self.load(backend) {
                     log::error!("store: cannot load {}: {e}; quarantining it", self.dir.display());
                     recovery::quarantine(&self.dir, &self.cfg, "unreadable", &mut self.stats);
-                    match recovery::open_backend(&self.dir, &self.cfg, &mut self.stats) {
+                    match recovery::open_backend(&self.dir, &self.cfg, &mut self.stats, true) {
                         Ok(b) => {
                             if let Err(e) = self.load(b) {
                                 self.set_unavailable(format!("fresh store unusable: {e}"));

@@ -127,10 +127,13 @@ pub fn quarantine(dir: &Path, cfg: &StoreConfig, reason: &str, stats: &mut Store
 /// Opens the backend, quarantining a damaged store and replacing it with a fresh one.
 /// Errors that say nothing about the files (permissions, read-only or full disk) are returned
 /// as they are: the data may be fine, so it is kept and the open retried later.
+/// `reopen`: the store is being reopened in this process after an I/O error (its own dirty
+/// marker is expected then, and the integrity check is still worth running).
 pub fn open_backend(
     dir: &Path,
     cfg: &StoreConfig,
     stats: &mut StoreStats,
+    reopen: bool,
 ) -> Result<Box<dyn Backend>, BackendError> {
     install_panic_hook(dir);
     let path = dir.join(cfg.backend.file_name());
@@ -143,7 +146,9 @@ pub fn open_backend(
         quarantine(dir, cfg, "panic", stats);
     }
     let dirty = dir.join(DIRTY).exists();
-    if dirty {
+    if dirty && reopen {
+        log::info!("store: reopening after an error; checking the store's integrity");
+    } else if dirty {
         stats.unclean_starts += 1;
         log::warn!("store: the last run did not shut down cleanly; checking the store's integrity");
     }

@@ -15,6 +15,7 @@ use super::queue::Store;
 use super::record::Class;
 use super::stats::{DropReason, StoreStats};
 use crate::config::validate::StoreConfig;
+use crate::datadir::DataDir;
 
 enum Command {
     Append { class: Class, ts_ms: i64, data: Vec<u8> },
@@ -46,7 +47,7 @@ pub struct StoreThread {
 const CHANNEL: usize = 256;
 
 impl StoreThread {
-    pub fn spawn(dir: PathBuf, cfg: StoreConfig) -> std::io::Result<StoreThread> {
+    pub fn spawn(dir: PathBuf, cfg: StoreConfig, lock: Option<DataDir>) -> std::io::Result<StoreThread> {
         let (tx, rx) = mpsc::sync_channel(CHANNEL);
         let shared = Arc::new(Shared::default());
         let thread_shared = Arc::clone(&shared);
@@ -54,7 +55,7 @@ impl StoreThread {
             .name("outpost-store".into())
             .spawn(move || {
                 let shared = thread_shared;
-                let mut store = Store::open(&dir, cfg);
+                let mut store = Store::open(&dir, cfg, lock);
                 let publish = |store: &Store, shared: &Shared| {
                     *shared.stats.lock().unwrap_or_else(|e| e.into_inner()) = store.stats();
                 };

@@ -60,7 +60,7 @@ fn payload(seq_hint: u64, len: usize) -> Vec<u8> {
 }
 
 fn open(dir: &Path, cfg: &StoreConfig) -> Store {
-    let s = Store::open(dir, cfg.clone());
+    let s = Store::open(dir, cfg.clone(), None);
     assert!(
         s.is_available(),
         "store did not open: {:?}",
@@ -412,7 +412,7 @@ fn a_damaged_redb_file_is_quarantined_and_the_store_starts_fresh() {
         s.close();
         damage(&d.0.join("store.redb"), how);
         // Opening must not panic, and must leave a working store.
-        let mut s = Store::open(&d.0, c.clone());
+        let mut s = Store::open(&d.0, c.clone(), None);
         assert!(s.is_available(), "{how}: {:?}", s.stats().unavailable);
         s.register_sink("x", &Class::ALL, true);
         let readable = seqs(&mut s, "x").len() as u64;
@@ -476,9 +476,31 @@ fn quarantine_is_bounded() {
         s.commit().unwrap();
         s.close();
         damage(&d.0.join("store.redb"), "garbage");
-        Store::open(&d.0, c.clone()).close();
+        Store::open(&d.0, c.clone(), None).close();
         std::thread::sleep(Duration::from_millis(1100)); // distinct quarantine names
     }
     let n = d.0.join("quarantine").read_dir().unwrap().count();
     assert!(n <= 3, "{n} quarantined stores kept");
+}
+
+#[test]
+fn a_panic_inside_store_code_quarantines_the_store_at_the_next_start() {
+    let d = Dir::new("panic");
+    let c = cfg(BackendKind::Redb);
+    let mut s = open(&d.0, &c);
+    s.append(Class::Logs, now(), payload(1, 10));
+    s.commit().unwrap();
+    // A panic while inside store code (as a damaged file can cause in a storage engine).
+    let marker = d.0.join("store.panicked");
+    let t = std::thread::spawn(|| {
+        let _guard = super::recovery::InStore::enter();
+        panic!("simulated storage engine panic");
+    });
+    assert!(t.join().is_err());
+    assert!(marker.exists(), "panic hook did not leave a marker");
+    drop(s);
+    let s = open(&d.0, &c);
+    assert_eq!(s.stats().recoveries.get("panic"), Some(&1));
+    assert!(!marker.exists());
+    s.close();
 }

@@ -280,10 +280,20 @@ pub fn write_config(dir: &Path, port: u16, extra: &str) -> PathBuf {
 }
 
 /// Starts `outpost run` on a config and waits until /metrics answers 200.
+/// The agent's log goes to `outpost.log` next to the config (appended across restarts).
 pub fn start_outpost(config: &Path, port: u16) -> Proc {
+    let log = config.with_file_name("outpost.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .expect("open agent log");
     let proc = Proc::spawn(
         "outpost",
-        Command::new(outpost_bin()).args(["run", "--config"]).arg(config),
+        Command::new(outpost_bin())
+            .args(["run", "--config"])
+            .arg(config)
+            .stderr(Stdio::from(log)),
     );
     let addr = format!("127.0.0.1:{port}");
     wait_for("outpost /metrics", Duration::from_secs(15), || {

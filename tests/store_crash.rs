@@ -1,0 +1,210 @@
+//! Crash tests with the real binary: `outpost run` is `kill -9`'d at random moments while it
+//! appends, and `outpost store export` while it drains. After every restart the store opens,
+//! and every record that was durable before a kill is delivered exactly once or more, with
+//! duplicates bounded by one batch per kill.
+//!
+//! `OUTPOST_CRASH_CYCLES` raises the number of kill cycles (scripts/crash-soak.sh).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+fn cycles(default: usize) -> usize {
+    std::env::var("OUTPOST_CRASH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A small xorshift generator: random kill moments, reproducible from the printed seed.
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Rng {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(42)
+            | 1;
+        eprintln!("crash test seed {seed}");
+        Rng(seed)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+fn metric(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Runs `outpost store export` to completion (or until killed) into `out`.
+fn export(cfg: &std::path::Path, out: &std::path::Path) -> Proc {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out)
+        .unwrap();
+    Proc::spawn(
+        "outpost store export",
+        Command::new(outpost_bin())
+            .args(["store", "export", "--config"])
+            .arg(cfg)
+            .stdout(Stdio::from(file))
+            .stderr(Stdio::null()),
+    )
+}
+
+/// Sequence numbers in an export output, ignoring a line cut short by a kill.
+fn exported(out: &std::path::Path) -> Vec<u64> {
+    let text = std::fs::read_to_string(out).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v.get("seq").and_then(|s| s.as_u64()))
+        .collect()
+}
+
+#[test]
+fn kill_9_while_appending_loses_nothing_durable() {
+    let dir = TempDir::new("crash-append");
+    let port = free_port();
+    let cfg = write_config(
+        dir.path(),
+        port,
+        "[sample]\ninterval = \"100ms\"\n\n[store]\ncommit_interval = \"200ms\"\n",
+    );
+    let addr = format!("127.0.0.1:{port}");
+    let mut rng = Rng::new();
+    let mut durable_before_kill = Vec::new();
+    for cycle in 0..cycles(30) {
+        let agent = start_outpost(&cfg, port);
+        std::thread::sleep(Duration::from_millis(200 + rng.below(800)));
+        let body = http_get(&addr, "/metrics").expect("metrics").body;
+        assert_eq!(
+            metric(&body, "outpost_store_healthy"),
+            Some(1.0),
+            "cycle {cycle}: store unhealthy"
+        );
+        let durable = metric(&body, "outpost_store_durable_sequence").expect("durable sequence") as u64;
+        durable_before_kill.push(durable);
+        std::thread::sleep(Duration::from_millis(rng.below(300)));
+        agent.signal("KILL");
+        drop(agent);
+    }
+    // Everything: the export sees every sequence number once, contiguous from 1.
+    let out = dir.path().join("export.jsonl");
+    let mut p = export(&cfg, &out);
+    assert_eq!(
+        p.wait_exit(Duration::from_secs(60)),
+        Some(Some(0)),
+        "export failed"
+    );
+    let seqs = exported(&out);
+    let last = *seqs.last().expect("records exported");
+    assert_eq!(
+        seqs,
+        (1..=last).collect::<Vec<_>>(),
+        "gaps or duplicates in the store"
+    );
+    let max_durable = *durable_before_kill.iter().max().unwrap();
+    assert!(
+        last >= max_durable,
+        "durable record lost: {max_durable} was durable before a kill, only {last} survived"
+    );
+    eprintln!(
+        "{} kill cycles, {} records, last durable before kills {max_durable}",
+        durable_before_kill.len(),
+        seqs.len()
+    );
+}
+
+#[test]
+fn kill_9_while_draining_delivers_everything_at_least_once() {
+    let dir = TempDir::new("crash-drain");
+    let port = free_port();
+    let cfg = write_config(dir.path(), port, "");
+    // A backlog of 60,000 records of 200 B, written through the library.
+    let data = dir.path().join("data");
+    {
+        let cfg = outpost::config::load(Some(&cfg), None).unwrap();
+        let mut store = outpost::store::Store::open(&data, cfg.store.clone(), None);
+        for i in 0..60_000u64 {
+            let class = outpost::store::Class::ALL[(i % 3) as usize];
+            store.append(class, 1_800_000_000_000 + i as i64, vec![(i % 251) as u8; 200]);
+            if i % 5000 == 4999 {
+                store.commit().unwrap();
+            }
+        }
+        store.commit().unwrap();
+        store.close();
+    }
+    let out = dir.path().join("export.jsonl");
+    let mut rng = Rng::new();
+    let mut kills = 0;
+    let mut mid_drain = 0;
+    for _ in 0..cycles(25) {
+        // Kill once the export is writing, at a random moment after that.
+        let before = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+        let mut p = export(&cfg, &out);
+        let started = std::time::Instant::now();
+        while std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) == before
+            && started.elapsed() < Duration::from_secs(10)
+            && p.child.try_wait().ok().flatten().is_none()
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(20)));
+        if p.child.try_wait().ok().flatten().is_none() {
+            mid_drain += 1;
+        }
+        p.signal("KILL");
+        drop(p);
+        kills += 1;
+    }
+    assert!(
+        mid_drain >= kills / 2,
+        "only {mid_drain} of {kills} kills hit a running export"
+    );
+    let mut p = export(&cfg, &out);
+    assert_eq!(
+        p.wait_exit(Duration::from_secs(120)),
+        Some(Some(0)),
+        "final export failed"
+    );
+    let seqs = exported(&out);
+    let mut counts: BTreeMap<u64, u32> = BTreeMap::new();
+    for s in &seqs {
+        *counts.entry(*s).or_default() += 1;
+    }
+    let missing: Vec<u64> = (1..=60_000)
+        .filter(|s| !counts.contains_key(s))
+        .take(10)
+        .collect();
+    assert!(missing.is_empty(), "records never delivered: {missing:?}...");
+    assert_eq!(counts.len(), 60_000, "unexpected sequence numbers");
+    let duplicates = seqs.len() - counts.len();
+    // An export acknowledges per batch of at most 1000 records: a kill can repeat one batch.
+    assert!(
+        duplicates <= kills * 1000,
+        "{duplicates} duplicates after {kills} kills: more than one batch per kill"
+    );
+    eprintln!("{kills} kills ({mid_drain} mid-drain): 60000 records delivered, {duplicates} duplicates");
+    // And the store is empty afterwards: everything delivered was acknowledged and deleted.
+    let stats = Command::new(outpost_bin())
+        .args(["store", "stats", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&stats.stdout);
+    assert!(text.contains("metrics               0"), "{text}");
+}
