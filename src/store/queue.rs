@@ -182,7 +182,7 @@ impl Store {
     }
 
     fn load(&mut self, backend: Box<dyn Backend>) -> Result<(), BackendError> {
-        let _guard = recovery::InStore::enter();
+        let _guard = recovery::InStore::enter(&self.dir);
         let mut version = None;
         let mut next_seq = 1u64;
         let mut cursors = BTreeMap::new();
@@ -564,7 +564,7 @@ impl Store {
         let result = match injected {
             Some(e) => Err(e),
             None => {
-                let _guard = recovery::InStore::enter();
+                let _guard = recovery::InStore::enter(&self.dir);
                 self.backend.as_mut().expect("checked above").commit(batch)
             }
         };
@@ -656,7 +656,7 @@ impl Store {
                     break;
                 }
                 let value = {
-                    let _guard = recovery::InStore::enter();
+                    let _guard = recovery::InStore::enter(&self.dir);
                     backend.read_chunk(c, *first)?
                 };
                 let records = match value.map(|v| decode_chunk(c, &v)) {

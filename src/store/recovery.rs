@@ -11,9 +11,9 @@
 //! - `quarantine/<unix-time>-<reason>/` holds damaged stores moved aside for inspection,
 //!   bounded in count and bytes.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, Once};
+use std::sync::Once;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::backend::{self, Backend, BackendError};
@@ -25,35 +25,39 @@ const PANICKED: &str = "store.panicked";
 const QUARANTINE: &str = "quarantine";
 const QUARANTINE_KEEP: usize = 3;
 
-static IN_STORE: AtomicUsize = AtomicUsize::new(0);
-static PANIC_MARKER: Mutex<Option<PathBuf>> = Mutex::new(None);
 static HOOK: Once = Once::new();
 
-/// Marks the current thread as inside store code while alive.
-pub struct InStore;
+thread_local! {
+    /// The data directory of the store this thread is working in, while it is.
+    static CURRENT: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
+}
+
+/// Marks the current thread as inside the store code of `dir` while alive.
+pub struct InStore {
+    previous: Option<PathBuf>,
+}
 
 impl InStore {
-    pub fn enter() -> InStore {
-        IN_STORE.fetch_add(1, Ordering::SeqCst);
-        InStore
+    pub fn enter(dir: &Path) -> InStore {
+        let previous = CURRENT.with(|c| c.replace(Some(dir.to_path_buf())));
+        InStore { previous }
     }
 }
 
 impl Drop for InStore {
     fn drop(&mut self) {
-        IN_STORE.fetch_sub(1, Ordering::SeqCst);
+        let previous = self.previous.take();
+        CURRENT.with(|c| *c.borrow_mut() = previous);
     }
 }
 
-fn install_panic_hook(dir: &Path) {
-    *PANIC_MARKER.lock().unwrap_or_else(|e| e.into_inner()) = Some(dir.join(PANICKED));
+fn install_panic_hook() {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if IN_STORE.load(Ordering::SeqCst) > 0 {
-                if let Some(path) = PANIC_MARKER.try_lock().ok().and_then(|g| g.clone()) {
-                    let _ = std::fs::write(&path, format!("{info}\n"));
-                }
+            // Runs on the panicking thread, before the abort in release builds.
+            if let Some(dir) = CURRENT.try_with(|c| c.borrow().clone()).ok().flatten() {
+                let _ = std::fs::write(dir.join(PANICKED), format!("{info}\n"));
             }
             previous(info);
         }));
@@ -135,7 +139,7 @@ pub fn open_backend(
     stats: &mut StoreStats,
     reopen: bool,
 ) -> Result<Box<dyn Backend>, BackendError> {
-    install_panic_hook(dir);
+    install_panic_hook();
     let path = dir.join(cfg.backend.file_name());
     if dir.join(PANICKED).exists() {
         let why = std::fs::read_to_string(dir.join(PANICKED)).unwrap_or_default();
@@ -154,7 +158,7 @@ pub fn open_backend(
     }
     std::fs::write(dir.join(DIRTY), std::process::id().to_string()).map_err(BackendError::from_io)?;
     let opened = {
-        let _guard = InStore::enter();
+        let _guard = InStore::enter(dir);
         backend::open(cfg.backend, &path, cfg.cache_bytes, dirty)
     };
     match opened {
@@ -162,7 +166,7 @@ pub fn open_backend(
         Err(BackendError::Corrupted(m)) => {
             log::error!("store: {} is damaged: {m}", path.display());
             quarantine(dir, cfg, "corrupt", stats);
-            let _guard = InStore::enter();
+            let _guard = InStore::enter(dir);
             backend::open(cfg.backend, &path, cfg.cache_bytes, false)
         }
         Err(e) => Err(e),

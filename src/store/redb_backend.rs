@@ -1,6 +1,7 @@
-//! The default backend: redb, one table of chunks and one of index entries per class, and a
-//! metadata table, all changed in one write transaction per commit (`Durability::Immediate`:
-//! durable when `commit` returns). redb checksums its pages and, after an unclean shutdown,
+//! The default backend: redb, one table of chunks and one of index entries (keyed by class in
+//! the top byte and first sequence number below it, so one commit touches two trees however
+//! many classes it writes) and a metadata table, all changed in one write transaction per
+//! commit (`Durability::Immediate`: durable when `commit` returns). redb checksums its pages and, after an unclean shutdown,
 //! rolls back to the last complete commit; we additionally ask for a full integrity check in
 //! that case, because a damaged file may otherwise make a later read panic.
 
@@ -11,16 +12,13 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use super::backend::{Backend, BackendError, WriteBatch};
 use super::record::{decode_meta, encode_meta, ChunkMeta, Class};
 
-const CHUNKS: [TableDefinition<u64, &[u8]>; 3] = [
-    TableDefinition::new("chunks_metrics"),
-    TableDefinition::new("chunks_logs"),
-    TableDefinition::new("chunks_alerts"),
-];
-const INDEX: [TableDefinition<u64, &[u8]>; 3] = [
-    TableDefinition::new("index_metrics"),
-    TableDefinition::new("index_logs"),
-    TableDefinition::new("index_alerts"),
-];
+const CHUNKS: TableDefinition<u64, &[u8]> = TableDefinition::new("chunks");
+const INDEX: TableDefinition<u64, &[u8]> = TableDefinition::new("index");
+
+/// Sequence numbers stay below 2^56; the class goes in the top byte.
+fn key(class: Class, first_seq: u64) -> u64 {
+    ((class as u64) << 56) | (first_seq & ((1 << 56) - 1))
+}
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 pub struct RedbBackend {
@@ -47,10 +45,8 @@ impl RedbBackend {
             .map_err(err)?;
         // Create the tables so read transactions find them.
         let txn = db.begin_write().map_err(err)?;
-        for c in Class::ALL {
-            txn.open_table(CHUNKS[c.index()]).map_err(err)?;
-            txn.open_table(INDEX[c.index()]).map_err(err)?;
-        }
+        txn.open_table(CHUNKS).map_err(err)?;
+        txn.open_table(INDEX).map_err(err)?;
         txn.open_table(META).map_err(err)?;
         txn.commit().map_err(err)?;
         Ok(RedbBackend {
@@ -68,21 +64,25 @@ impl Backend for RedbBackend {
     fn load_index(&self) -> Result<[Vec<ChunkMeta>; 3], BackendError> {
         let txn = self.db.begin_read().map_err(err)?;
         let mut out: [Vec<ChunkMeta>; 3] = Default::default();
-        for c in Class::ALL {
-            let table = txn.open_table(INDEX[c.index()]).map_err(err)?;
-            for entry in table.iter().map_err(err)? {
-                let (_, v) = entry.map_err(err)?;
-                let meta = decode_meta(v.value()).map_err(|e| BackendError::Corrupted(e.0))?;
-                out[c.index()].push(meta);
-            }
+        let table = txn.open_table(INDEX).map_err(err)?;
+        for entry in table.iter().map_err(err)? {
+            let (k, v) = entry.map_err(err)?;
+            let class = Class::ALL
+                .get((k.value() >> 56) as usize)
+                .ok_or_else(|| BackendError::Corrupted(format!("index key {:x}", k.value())))?;
+            let meta = decode_meta(v.value()).map_err(|e| BackendError::Corrupted(e.0))?;
+            out[class.index()].push(meta);
         }
         Ok(out)
     }
 
     fn read_chunk(&self, class: Class, first_seq: u64) -> Result<Option<Vec<u8>>, BackendError> {
         let txn = self.db.begin_read().map_err(err)?;
-        let table = txn.open_table(CHUNKS[class.index()]).map_err(err)?;
-        Ok(table.get(first_seq).map_err(err)?.map(|v| v.value().to_vec()))
+        let table = txn.open_table(CHUNKS).map_err(err)?;
+        Ok(table
+            .get(key(class, first_seq))
+            .map_err(err)?
+            .map(|v| v.value().to_vec()))
     }
 
     fn meta(&self) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
@@ -99,22 +99,19 @@ impl Backend for RedbBackend {
     fn commit(&mut self, batch: WriteBatch) -> Result<(), BackendError> {
         let txn = self.db.begin_write().map_err(err)?;
         {
-            for c in Class::ALL {
-                let puts: Vec<_> = batch.puts.iter().filter(|(pc, _, _)| *pc == c).collect();
-                let deletes: Vec<_> = batch.deletes.iter().filter(|(dc, _)| *dc == c).collect();
-                if puts.is_empty() && deletes.is_empty() {
-                    continue;
+            if !batch.puts.is_empty() || !batch.deletes.is_empty() {
+                let mut chunks = txn.open_table(CHUNKS).map_err(err)?;
+                let mut index = txn.open_table(INDEX).map_err(err)?;
+                for (class, first) in &batch.deletes {
+                    chunks.remove(key(*class, *first)).map_err(err)?;
+                    index.remove(key(*class, *first)).map_err(err)?;
                 }
-                let mut chunks = txn.open_table(CHUNKS[c.index()]).map_err(err)?;
-                let mut index = txn.open_table(INDEX[c.index()]).map_err(err)?;
-                for (_, first) in &deletes {
-                    chunks.remove(*first).map_err(err)?;
-                    index.remove(*first).map_err(err)?;
-                }
-                for (_, meta, value) in &puts {
-                    chunks.insert(meta.first_seq, value.as_slice()).map_err(err)?;
+                for (class, meta, value) in &batch.puts {
+                    chunks
+                        .insert(key(*class, meta.first_seq), value.as_slice())
+                        .map_err(err)?;
                     index
-                        .insert(meta.first_seq, encode_meta(meta).as_slice())
+                        .insert(key(*class, meta.first_seq), encode_meta(meta).as_slice())
                         .map_err(err)?;
                 }
             }

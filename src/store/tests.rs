@@ -492,8 +492,9 @@ fn a_panic_inside_store_code_quarantines_the_store_at_the_next_start() {
     s.commit().unwrap();
     // A panic while inside store code (as a damaged file can cause in a storage engine).
     let marker = d.0.join("store.panicked");
-    let t = std::thread::spawn(|| {
-        let _guard = super::recovery::InStore::enter();
+    let dir = d.0.clone();
+    let t = std::thread::spawn(move || {
+        let _guard = super::recovery::InStore::enter(&dir);
         panic!("simulated storage engine panic");
     });
     assert!(t.join().is_err());
