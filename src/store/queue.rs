@@ -77,6 +77,8 @@ pub struct Store {
     episodes: HashMap<(Class, DropReason), u64>,
     /// The reservation recorded in `store.seq`.
     seq_floor: u64,
+    /// Whether the store's metadata records its format version yet.
+    format_written: bool,
     /// Test hook: the next N commits fail with this error before reaching the backend.
     #[cfg(test)]
     pub(super) inject: Option<(u32, fn() -> BackendError)>,
@@ -125,6 +127,7 @@ impl Store {
             stats: StoreStats::default(),
             episodes: HashMap::new(),
             seq_floor: 0,
+            format_written: false,
             #[cfg(test)]
             inject: None,
         };
@@ -217,9 +220,11 @@ impl Store {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(0);
-        if is_new && self.next_seq == 1 && self.seq_floor > 0 {
-            // A fresh store in a fresh process (a store lost to damage): continue above the
-            // reservation, since the lost store's numbers are unknown.
+        self.format_written = version.is_some();
+        let empty = index.iter().all(|i| i.is_empty());
+        if empty && self.pending.iter().all(|p| p.is_empty()) {
+            // An empty store (everything delivered, or a store lost to damage) cannot say which
+            // numbers were handed out: continue above the reservation in store.seq.
             next_seq = next_seq.max(self.seq_floor);
         }
         let mut max_seq = 0;
@@ -240,7 +245,11 @@ impl Store {
         }
         // Never reuse a sequence number, also not one handed out before an outage.
         self.next_seq = self.next_seq.max(next_seq).max(max_seq + 1);
-        self.durable_seq = self.durable_seq.max(max_seq).max(next_seq.saturating_sub(1));
+        self.durable_seq = if self.pending.iter().all(|p| p.is_empty()) {
+            self.next_seq - 1
+        } else {
+            self.durable_seq.max(max_seq)
+        };
         for (name, cursor) in cursors {
             match self.sinks.get_mut(&name) {
                 Some(s) => {
@@ -265,10 +274,6 @@ impl Store {
             log::info!("store available again at {}", self.dir.display());
         }
         self.stats.healthy = true;
-        if is_new {
-            // Record the format right away, so an empty store is recognisably ours.
-            self.cursors_dirty = true;
-        }
         Ok(())
     }
 
@@ -533,19 +538,22 @@ impl Store {
             }
         }
         batch.deletes = self.pending_deletes.clone();
-        batch.meta.push((
-            "next_seq".into(),
-            postcard::to_allocvec(&self.next_seq).expect("vec"),
-        ));
-        batch.meta.push((
-            "format".into(),
-            postcard::to_allocvec(&FORMAT_VERSION).expect("vec"),
-        ));
-        for (name, sink) in &self.sinks {
+        // Metadata is written only when it changes: every page a commit touches is flash wear.
+        // (The next sequence number is not stored: it follows from the chunks, or from the
+        // store.seq reservation when the store is empty.)
+        if !self.format_written {
             batch.meta.push((
-                format!("cursor/{name}"),
-                postcard::to_allocvec(&sink.cursor).expect("vec"),
+                "format".into(),
+                postcard::to_allocvec(&FORMAT_VERSION).expect("vec"),
             ));
+        }
+        if self.cursors_dirty {
+            for (name, sink) in &self.sinks {
+                batch.meta.push((
+                    format!("cursor/{name}"),
+                    postcard::to_allocvec(&sink.cursor).expect("vec"),
+                ));
+            }
         }
         if self.next_seq + 1000 >= self.seq_floor {
             self.reserve_seqs();
@@ -582,6 +590,7 @@ impl Store {
                 self.pending_since = None;
                 self.pending_deletes.clear();
                 self.cursors_dirty = false;
+                self.format_written = true;
                 self.durable_seq = self.next_seq - 1;
                 self.stats.commits += 1;
                 self.stats.commit_seconds += seconds;
