@@ -14,6 +14,8 @@ PACKAGES=(
   prometheus
   prometheus-pushgateway
   prometheus-alertmanager
+  # unshare + mount for the full and read-only disk tests
+  util-linux
   # systemd-analyze for the unit check
   systemd
   curl

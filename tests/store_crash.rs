@@ -41,13 +41,6 @@ impl Rng {
     }
 }
 
-fn metric(body: &str, name: &str) -> Option<f64> {
-    body.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
 /// Runs `outpost store export` to completion (or until killed) into `out`.
 fn export(cfg: &std::path::Path, out: &std::path::Path) -> Proc {
     let file = std::fs::OpenOptions::new()

@@ -301,3 +301,11 @@ pub fn start_outpost(config: &Path, port: u16) -> Proc {
     });
     proc
 }
+
+/// The value of the first sample whose series is exactly `series` (name plus labels as written).
+pub fn metric(body: &str, series: &str) -> Option<f64> {
+    body.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
