@@ -245,6 +245,11 @@ impl Store {
         }
         // Never reuse a sequence number, also not one handed out before an outage.
         self.next_seq = self.next_seq.max(next_seq).max(max_seq + 1);
+        if self.next_seq + 1000 >= self.seq_floor {
+            // Jumped to (or near) the reservation: take the next one before handing numbers out,
+            // so a crash before the first commit cannot lead to the same jump twice.
+            self.reserve_seqs();
+        }
         self.durable_seq = if self.pending.iter().all(|p| p.is_empty()) {
             self.next_seq - 1
         } else {
@@ -539,12 +544,24 @@ impl Store {
         }
         batch.deletes = self.pending_deletes.clone();
         // Metadata is written only when it changes: every page a commit touches is flash wear.
-        // (The next sequence number is not stored: it follows from the chunks, or from the
-        // store.seq reservation when the store is empty.)
         if !self.format_written {
             batch.meta.push((
                 "format".into(),
                 postcard::to_allocvec(&FORMAT_VERSION).expect("vec"),
+            ));
+        }
+        // The next sequence number follows from the newest chunk; only when that chunk is
+        // gone (all acknowledged and deleted) must it be written down.
+        let newest = Class::ALL
+            .iter()
+            .filter_map(|c| self.index[c.index()].values().next_back().map(|m| m.last_seq))
+            .chain(new_chunks.iter().map(|(_, m)| m.last_seq))
+            .max()
+            .unwrap_or(0);
+        if newest + 1 < self.next_seq {
+            batch.meta.push((
+                "next_seq".into(),
+                postcard::to_allocvec(&self.next_seq).expect("vec"),
             ));
         }
         if self.cursors_dirty {
