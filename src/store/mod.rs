@@ -3,7 +3,10 @@
 //! # Contract
 //!
 //! **Records.** Sources append records of three classes (metrics, logs, alerts). Each gets a
-//! sequence number, global and never reused. Sinks read records of the classes they want from
+//! sequence number, global across classes and increasing: a number that became durable is
+//! never handed out again, not after a crash, not after the store was lost to damage (the
+//! `store.seq` reservation); only numbers of records lost before their commit, which no sink
+//! can have seen, may be reused. Sinks read records of the classes they want from
 //! their own cursor, in sequence order, send them, and acknowledge them. A record is deleted
 //! when every configured sink that wants its class has acknowledged it; with no sink
 //! configured, records are kept (within the bounds) until one is.

@@ -3,8 +3,8 @@
 //! A chunk is the unit of writing and deleting: all records of one class appended between two
 //! commits (split at [`CHUNK_TARGET`] bytes), encoded with postcard and guarded by a CRC-32 of
 //! its own, so a chunk damaged on disk is detected and dropped (and counted) instead of being
-//! decoded into garbage. Sequence numbers are global across classes and never reused, so
-//! consumers can de-duplicate and order records from several classes.
+//! decoded into garbage. Sequence numbers are global across classes and increasing (see the
+//! contract in `mod.rs`), so consumers can de-duplicate and order records from several classes.
 
 use serde::{Deserialize, Serialize};
 
