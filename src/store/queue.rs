@@ -8,7 +8,7 @@
 //! handle is dropped, the store retries opening it with backoff, and the buffer waits (bounded)
 //! in memory meanwhile.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -64,7 +64,8 @@ pub struct Store {
     unavailable: Option<Unavailable>,
     index: [BTreeMap<u64, ChunkMeta>; 3],
     stored_bytes: [u64; 3],
-    pending: [Vec<Record>; 3],
+    /// Appended, not yet committed; oldest first (evictions pop from the front).
+    pending: [VecDeque<Record>; 3],
     pending_bytes: u64,
     pending_since: Option<Instant>,
     pending_deletes: Vec<(Class, u64)>,
@@ -319,7 +320,7 @@ impl Store {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.pending_bytes += data.len() as u64 + 16;
-        self.pending[class.index()].push(Record {
+        self.pending[class.index()].push_back(Record {
             seq,
             class,
             ts_ms,
@@ -347,9 +348,10 @@ impl Store {
             else {
                 break;
             };
-            let r = self.pending[c.index()].remove(0);
-            self.pending_bytes -= r.data.len() as u64 + 16;
-            self.count_drop(c, DropReason::WriteError, 1);
+            if let Some(r) = self.pending[c.index()].pop_front() {
+                self.pending_bytes -= r.data.len() as u64 + 16;
+                self.count_drop(c, DropReason::WriteError, 1);
+            }
         }
     }
 
@@ -474,8 +476,7 @@ impl Store {
             while self.total_stored() + self.pending_bytes > cap {
                 if let Some(first) = self.index[c.index()].keys().next().copied() {
                     self.evict_chunk(c, first, reason);
-                } else if !self.pending[c.index()].is_empty() {
-                    let r = self.pending[c.index()].remove(0);
+                } else if let Some(r) = self.pending[c.index()].pop_front() {
                     self.pending_bytes -= r.data.len() as u64 + 16;
                     self.count_drop(c, reason, 1);
                 } else {
@@ -525,7 +526,7 @@ impl Store {
         let mut batch = WriteBatch::default();
         let mut new_chunks: Vec<(Class, ChunkMeta)> = Vec::new();
         for c in Class::ALL {
-            let records = &self.pending[c.index()];
+            let records = self.pending[c.index()].make_contiguous();
             let mut start = 0;
             while start < records.len() {
                 let mut end = start;
@@ -828,7 +829,7 @@ impl Store {
             if let Err(e) = self.commit() {
                 log::error!(
                     "store: final commit failed: {e}; {} records not written",
-                    self.pending.iter().map(Vec::len).sum::<usize>()
+                    self.pending.iter().map(VecDeque::len).sum::<usize>()
                 );
             }
         }

@@ -139,7 +139,8 @@ impl HostSampler {
         };
         let mut families = Vec::with_capacity(96);
         let mut results = Vec::with_capacity(self.cfg.collectors.len());
-        for c in self.cfg.collectors.clone() {
+        for i in 0..self.cfg.collectors.len() {
+            let c = self.cfg.collectors[i];
             let t = Instant::now();
             let mark = families.len();
             let outcome = self.run_one(c, &stat_read, &mut families);
