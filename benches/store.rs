@@ -9,6 +9,8 @@
 //!   all of it in batches of 1000 (records/s).
 //! - `fill1g`: builds a 1 GB backlog of 2 KB records; `hold`: opens it in a fresh process,
 //!   keeps appending for a few seconds, and reports RSS.
+//! - `snapshot`: 200 commits of one 6,700-byte metrics record each, as the default sampling
+//!   rate produces them; bytes written per commit.
 //!
 //! `--features store-sled` with `OUTPOST_BENCH_BACKEND=sled` runs the same on sled.
 
@@ -144,13 +146,37 @@ fn hold(dir: &Path) {
     store.close();
 }
 
+fn snapshots(dir: &Path) {
+    let c = cfg();
+    let mut store = Store::open(dir, c.clone(), None);
+    let record = vec![3u8; 6700];
+    for _ in 0..20 {
+        store.append(Class::Metrics, now_ms(), record.clone());
+        store.commit().expect("commit");
+    }
+    let w0 = write_bytes();
+    for _ in 0..200 {
+        store.append(Class::Metrics, now_ms(), record.clone());
+        store.commit().expect("commit");
+    }
+    let per_commit = (write_bytes() - w0) / 200;
+    println!(
+        "snapshot: backend {} one 6700 B record per commit: {per_commit} B written per commit \
+         ({:.1}x), {:.0} MB/day at one commit per 10 s",
+        c.backend.name(),
+        per_commit as f64 / 6700.0,
+        per_commit as f64 * 8640.0 / 1e6
+    );
+    store.close();
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
     let (Some(phase), Some(dir)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: store PHASE DIR  (phases: append200 append2k fill1m drain fill1g hold)");
+        eprintln!("usage: store PHASE DIR  (phases: append200 append2k fill1m drain fill1g hold snapshot)");
         return;
     };
     let dir = Path::new(dir);
@@ -162,6 +188,7 @@ fn main() {
         "drain" => drain(dir),
         "fill1g" => append(dir, 500_000, 2000, "fill1g"),
         "hold" => hold(dir),
+        "snapshot" => snapshots(dir),
         other => eprintln!("unknown phase {other}"),
     }
 }

@@ -14,8 +14,8 @@ run() { # backend
   cargo bench --locked -q "${feat[@]}" --bench store --no-run 2>/dev/null
   local bin; bin=$(ls -t target/release/deps/store-* | grep -v '\.d$' | head -1)
   local d="$BASE/$b"
-  for phase in append200 append2k fill1m drain fill1g hold; do
-    case $phase in append200|append2k|fill1m|fill1g) rm -rf "$d/$phase" ;; esac
+  for phase in append200 append2k fill1m drain fill1g hold snapshot; do
+    case $phase in append200|append2k|fill1m|fill1g|snapshot) rm -rf "$d/$phase" ;; esac
     local dir="$d/$phase"
     [ "$phase" = drain ] && dir="$d/fill1m"
     [ "$phase" = hold ] && dir="$d/fill1g"

@@ -82,12 +82,12 @@ fn kill_9_while_appending_loses_nothing_durable() {
     for cycle in 0..cycles(30) {
         let agent = start_outpost(&cfg, port);
         std::thread::sleep(Duration::from_millis(200 + rng.below(800)));
-        let body = http_get(&addr, "/metrics").expect("metrics").body;
-        assert_eq!(
-            metric(&body, "outpost_store_healthy"),
-            Some(1.0),
-            "cycle {cycle}: store unhealthy"
-        );
+        // The store opens on its own thread (after a kill, with an integrity check), so it may
+        // still be opening on a loaded machine: wait for it rather than race it.
+        let body = wait_for(&format!("cycle {cycle}: store healthy"), Duration::from_secs(20), || {
+            let body = http_get(&addr, "/metrics").ok()?.body;
+            (metric(&body, "outpost_store_healthy")? == 1.0).then_some(body)
+        });
         let durable = metric(&body, "outpost_store_durable_sequence").expect("durable sequence") as u64;
         durable_before_kill.push(durable);
         std::thread::sleep(Duration::from_millis(rng.below(300)));
@@ -144,7 +144,6 @@ fn kill_9_while_draining_delivers_everything_at_least_once() {
     let out = dir.path().join("export.jsonl");
     let mut rng = Rng::new();
     let mut kills = 0;
-    let mut mid_drain = 0;
     for _ in 0..cycles(25) {
         // Kill once the export is writing, at a random moment after that.
         let before = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
@@ -157,17 +156,15 @@ fn kill_9_while_draining_delivers_everything_at_least_once() {
             std::thread::sleep(Duration::from_millis(1));
         }
         std::thread::sleep(Duration::from_millis(rng.below(20)));
-        if p.child.try_wait().ok().flatten().is_none() {
-            mid_drain += 1;
+        if p.child.try_wait().ok().flatten().is_some() {
+            // Finished on its own (the backlog is drained): nothing left to interrupt.
+            break;
         }
-        p.signal("KILL");
+        let _ = p.child.kill();
         drop(p);
         kills += 1;
     }
-    assert!(
-        mid_drain >= kills / 2,
-        "only {mid_drain} of {kills} kills hit a running export"
-    );
+    assert!(kills >= 10.min(cycles(25)), "only {kills} kills hit a running export");
     let mut p = export(&cfg, &out);
     assert_eq!(
         p.wait_exit(Duration::from_secs(120)),
@@ -191,7 +188,7 @@ fn kill_9_while_draining_delivers_everything_at_least_once() {
         duplicates <= kills * 1000,
         "{duplicates} duplicates after {kills} kills: more than one batch per kill"
     );
-    eprintln!("{kills} kills ({mid_drain} mid-drain): 60000 records delivered, {duplicates} duplicates");
+    eprintln!("{kills} kills mid-drain: 60000 records delivered, {duplicates} duplicates");
     // And the store is empty afterwards: everything delivered was acknowledged and deleted.
     let stats = Command::new(outpost_bin())
         .args(["store", "stats", "--config"])
