@@ -1,8 +1,9 @@
 //! outpost — an edge agent for IoT gateways.
 //!
 //! Data flows through the modules in this order:
-//! [`sources`] (host metrics today; sensors, logs and scrapes later) → engine (signatures) →
-//! store (durable queue) → sinks (MQTT, remote_write, Pushgateway, Logstash). [`config`]
+//! [`sources`] (host metrics today; sensors, logs and scrapes later) → engine (signatures,
+//! later) → [`store`] (the crash-safe durable queue) → sinks (MQTT, remote_write, Pushgateway,
+//! Logstash; later). [`config`]
 //! validates what the operator asked for, [`runtime`] wires the tasks together, and
 //! [`telemetry`] reports on the agent itself. [`model`] is the shape of the data in between.
 
