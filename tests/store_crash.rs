@@ -84,10 +84,14 @@ fn kill_9_while_appending_loses_nothing_durable() {
         std::thread::sleep(Duration::from_millis(200 + rng.below(800)));
         // The store opens on its own thread (after a kill, with an integrity check), so it may
         // still be opening on a loaded machine: wait for it rather than race it.
-        let body = wait_for(&format!("cycle {cycle}: store healthy"), Duration::from_secs(20), || {
-            let body = http_get(&addr, "/metrics").ok()?.body;
-            (metric(&body, "outpost_store_healthy")? == 1.0).then_some(body)
-        });
+        let body = wait_for(
+            &format!("cycle {cycle}: store healthy"),
+            Duration::from_secs(20),
+            || {
+                let body = http_get(&addr, "/metrics").ok()?.body;
+                (metric(&body, "outpost_store_healthy")? == 1.0).then_some(body)
+            },
+        );
         let durable = metric(&body, "outpost_store_durable_sequence").expect("durable sequence") as u64;
         durable_before_kill.push(durable);
         std::thread::sleep(Duration::from_millis(rng.below(300)));
@@ -164,7 +168,10 @@ fn kill_9_while_draining_delivers_everything_at_least_once() {
         drop(p);
         kills += 1;
     }
-    assert!(kills >= 10.min(cycles(25)), "only {kills} kills hit a running export");
+    assert!(
+        kills >= 10.min(cycles(25)),
+        "only {kills} kills hit a running export"
+    );
     let mut p = export(&cfg, &out);
     assert_eq!(
         p.wait_exit(Duration::from_secs(120)),
