@@ -7,9 +7,12 @@
 //! never handed out again, not after a crash, not after the store was lost to damage (the
 //! `store.seq` reservation); only numbers of records lost before their commit, which no sink
 //! can have seen, may be reused. Sinks read records of the classes they want from
-//! their own cursor, in sequence order, send them, and acknowledge them. A record is deleted
-//! when every configured sink that wants its class has acknowledged it; with no sink
-//! configured, records are kept (within the bounds) until one is.
+//! their own cursor, in sequence order, send them, and acknowledge them. A sink may also read
+//! from a later position and acknowledge that range first (live data ahead of the backlog);
+//! its cursor is then "everything up to N, plus these ranges" and advances as gaps close. A
+//! record is deleted when every configured sink that wants its class has acknowledged it (per
+//! chunk: a chunk goes when all its records are acknowledged); with no sink configured,
+//! records are kept (within the bounds) until one is.
 //!
 //! **Appended means durable.** An append is in memory until the next commit writes it; only
 //! then is it *appended*. Commits are group commits: every `[store] commit_interval`

@@ -30,10 +30,62 @@ pub const FORMAT_VERSION: u32 = 1;
 const SEQ_RESERVATION: u64 = 10_000_000;
 const SEQ_FLOOR: &str = "store.seq";
 
-/// A sink's durable position: every record of its classes with `seq <= acked` is acknowledged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A sink's durable position: every record of its classes with `seq <= acked` is acknowledged,
+/// and so is every record inside one of `ranges` (disjoint, sorted, all above `acked + 1`).
+/// Ranges let a sink acknowledge new data before old (live first, backlog behind it); the
+/// cursor advances over them as the gaps close.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
     pub acked: u64,
+    pub ranges: Vec<(u64, u64)>,
+}
+
+impl Cursor {
+    pub fn at(acked: u64) -> Cursor {
+        Cursor {
+            acked,
+            ranges: Vec::new(),
+        }
+    }
+
+    pub fn is_acked(&self, seq: u64) -> bool {
+        seq <= self.acked || self.ranges.iter().any(|(a, b)| *a <= seq && seq <= *b)
+    }
+
+    /// Whether every sequence number in `first..=last` is acknowledged.
+    pub fn covers(&self, first: u64, last: u64) -> bool {
+        last <= self.acked
+            || self
+                .ranges
+                .iter()
+                .any(|(a, b)| *a <= first.max(self.acked + 1) && last <= *b)
+    }
+
+    /// Acknowledges `first..=last`, merging ranges and advancing the cursor over closed gaps.
+    pub fn add(&mut self, first: u64, last: u64) {
+        if last <= self.acked || first > last {
+            return;
+        }
+        let first = first.max(self.acked + 1);
+        self.ranges.push((first, last));
+        self.ranges.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(self.ranges.len());
+        for (a, b) in self.ranges.drain(..) {
+            match merged.last_mut() {
+                Some((_, pb)) if a <= pb.saturating_add(1) => *pb = (*pb).max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        self.ranges = merged;
+        while let Some(&(a, b)) = self.ranges.first() {
+            if a <= self.acked + 1 {
+                self.acked = self.acked.max(b);
+                self.ranges.remove(0);
+            } else {
+                break;
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -259,7 +311,10 @@ impl Store {
         for (name, cursor) in cursors {
             match self.sinks.get_mut(&name) {
                 Some(s) => {
-                    s.cursor.acked = s.cursor.acked.max(cursor.acked);
+                    s.cursor.add(1, cursor.acked);
+                    for (a, b) in &cursor.ranges {
+                        s.cursor.add(*a, *b);
+                    }
                     s.read_pos = s.read_pos.max(s.cursor.acked);
                 }
                 None => {
@@ -267,8 +322,8 @@ impl Store {
                         name,
                         Sink {
                             classes: [false; 3],
-                            cursor,
                             read_pos: cursor.acked,
+                            cursor,
                             holds_data: false,
                         },
                     );
@@ -297,9 +352,7 @@ impl Store {
         let sink = self.sinks.entry(name.to_string()).or_insert(Sink {
             classes: wanted,
             // A new sink starts with the oldest data kept.
-            cursor: Cursor {
-                acked: oldest.min(self.durable_seq),
-            },
+            cursor: Cursor::at(oldest.min(self.durable_seq)),
             read_pos: oldest.min(self.durable_seq),
             holds_data,
         });
@@ -660,10 +713,32 @@ impl Store {
         max_records: usize,
         max_bytes: usize,
     ) -> Result<Vec<Record>, BackendError> {
+        let Some(pos) = self.sinks.get(sink).map(|s| s.read_pos) else {
+            return Ok(Vec::new());
+        };
+        let out = self.read_after(sink, pos, max_records, max_bytes)?;
+        if let (Some(last), Some(s)) = (out.last(), self.sinks.get_mut(sink)) {
+            s.read_pos = last.seq;
+        }
+        Ok(out)
+    }
+
+    /// Like [`Store::read`], but from any position and without moving the sink's read position:
+    /// the records of `sink`'s classes with `seq > after` that it has not acknowledged. A sink
+    /// that sends live data first keeps its own positions (one at the tail, one in the backlog).
+    pub fn read_after(
+        &mut self,
+        sink: &str,
+        after: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Record>, BackendError> {
         let Some(s) = self.sinks.get(sink) else {
             return Ok(Vec::new());
         };
-        let (classes, pos) = (s.classes, s.read_pos);
+        let classes = s.classes;
+        let cursor = &s.cursor;
+        let pos = after.max(cursor.acked);
         let Some(backend) = self.backend.as_ref() else {
             return Err(BackendError::Io(std::io::Error::other("store unavailable")));
         };
@@ -681,6 +756,9 @@ impl Store {
             for (first, meta) in index.range(start..) {
                 if got >= max_records || bytes >= max_bytes {
                     break;
+                }
+                if cursor.covers(meta.first_seq, meta.last_seq) {
+                    continue; // acknowledged out of order, waiting for the cursor to pass it
                 }
                 let value = {
                     let _guard = recovery::InStore::enter(&self.dir);
@@ -703,7 +781,10 @@ impl Store {
                         continue;
                     }
                 };
-                for r in records.into_iter().filter(|r| r.seq > pos) {
+                for r in records
+                    .into_iter()
+                    .filter(|r| r.seq > pos && !cursor.is_acked(r.seq))
+                {
                     got += 1;
                     bytes += r.data.len();
                     out.push(r);
@@ -724,9 +805,6 @@ impl Store {
             keep += 1;
         }
         out.truncate(keep);
-        if let (Some(last), Some(s)) = (out.last(), self.sinks.get_mut(sink)) {
-            s.read_pos = last.seq;
-        }
         Ok(out)
     }
 
@@ -740,32 +818,47 @@ impl Store {
     /// Acknowledges every record of `sink`'s classes up to `seq`. Chunks every data-holding
     /// sink has acknowledged are deleted at the next commit.
     pub fn ack(&mut self, sink: &str, seq: u64) {
+        self.ack_range(sink, 0, seq);
+    }
+
+    /// Acknowledges the records of `sink`'s classes with `after < seq <= last`: a batch that
+    /// [`Store::read_after`] returned for `after` and that ended at `last` (such a batch holds
+    /// every unacknowledged record of the sink in that interval, so numbers of other classes,
+    /// or of records dropped under the bounds, are covered too). It may lie ahead of older
+    /// unacknowledged records: live data first, the backlog behind it.
+    pub fn ack_range(&mut self, sink: &str, after: u64, last: u64) {
+        let first = after.saturating_add(1);
+        let durable = self.durable_seq;
         let Some(s) = self.sinks.get_mut(sink) else { return };
-        if seq <= s.cursor.acked {
+        let last = last.min(durable);
+        let before = s.cursor.clone();
+        s.cursor.add(first, last);
+        if s.cursor == before {
             return;
         }
-        s.cursor.acked = seq.min(self.durable_seq);
         s.read_pos = s.read_pos.max(s.cursor.acked);
         self.cursors_dirty = true;
-        let s = s.clone();
-        for c in Class::ALL.into_iter().filter(|c| s.classes[c.index()]) {
-            // Deletable up to the lowest cursor among the sinks that keep this class; a class
-            // no configured sink keeps is released by whoever reads it (export).
-            let holders: Vec<u64> = self
+        let classes = s.classes;
+        for c in Class::ALL.into_iter().filter(|c| classes[c.index()]) {
+            // Deletable when every sink that keeps this class acknowledged the whole chunk; a
+            // class no configured sink keeps is released by whoever reads it (export).
+            let holders: Vec<&Cursor> = self
                 .sinks
                 .values()
                 .filter(|x| x.holds_data && x.classes[c.index()])
-                .map(|x| x.cursor.acked)
+                .map(|x| &x.cursor)
                 .collect();
-            let upto = if holders.is_empty() {
-                s.cursor.acked
-            } else {
-                *holders.iter().min().expect("not empty")
-            };
+            let acker = &self.sinks[sink].cursor;
             let done: Vec<u64> = self.index[c.index()]
-                .values()
-                .take_while(|m| m.last_seq <= upto)
-                .map(|m| m.first_seq)
+                .range(..=last)
+                .filter(|(_, m)| {
+                    if holders.is_empty() {
+                        acker.covers(m.first_seq, m.last_seq)
+                    } else {
+                        holders.iter().all(|h| h.covers(m.first_seq, m.last_seq))
+                    }
+                })
+                .map(|(k, _)| *k)
                 .collect();
             for first in done {
                 if let Some(meta) = self.index[c.index()].remove(&first) {
@@ -801,9 +894,9 @@ impl Store {
                 for c in Class::ALL.into_iter().filter(|c| sink.classes[c.index()]) {
                     for m in self.index[c.index()]
                         .values()
-                        .filter(|m| m.last_seq > sink.cursor.acked)
+                        .filter(|m| !sink.cursor.covers(m.first_seq, m.last_seq))
                     {
-                        // Partially acknowledged chunks count whole: an upper bound by at most one chunk.
+                        // Partially acknowledged chunks count whole: an upper bound.
                         records += m.count as u64;
                         bytes += m.bytes as u64;
                         oldest = Some(oldest.map_or(m.min_ts, |o| o.min(m.min_ts)));
