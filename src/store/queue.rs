@@ -864,7 +864,6 @@ impl Store {
                 if let Some(meta) = self.index[c.index()].remove(&first) {
                     self.stored_bytes[c.index()] -= meta.bytes as u64;
                     self.pending_deletes.push((c, first));
-                    self.stats.delivered_chunks += 1;
                 }
             }
         }

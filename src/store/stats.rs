@@ -74,7 +74,6 @@ pub struct StoreStats {
     pub commit_seconds: f64,
     pub last_commit_seconds: f64,
     pub write_errors: u64,
-    pub delivered_chunks: u64,
     pub sinks: BTreeMap<String, SinkBacklog>,
 }
 
