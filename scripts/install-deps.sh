@@ -11,6 +11,7 @@ PACKAGES=(
   # integration tests: real servers on loopback
   prometheus-node-exporter
   mosquitto
+  mosquitto-clients
   prometheus
   prometheus-pushgateway
   prometheus-alertmanager

@@ -12,6 +12,7 @@ pub mod config;
 pub mod datadir;
 pub mod model;
 pub mod runtime;
+pub mod sinks;
 pub mod sources;
 pub mod store;
 pub mod systemd;

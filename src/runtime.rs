@@ -153,6 +153,23 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
         log::info!("metrics endpoint disabled");
     }
 
+    let mut mqtt_task = None;
+    if let Some(mqtt) = &cfg.mqtt {
+        log::info!(
+            "mqtt: forwarding to {}:{} under {}/{}/",
+            mqtt.host,
+            mqtt.port,
+            mqtt.topic_prefix,
+            cfg.agent.id
+        );
+        let sink = crate::sinks::mqtt::MqttSink {
+            cfg: mqtt.clone(),
+            gateway: cfg.agent.id.clone(),
+            store: store.handle(),
+        };
+        mqtt_task = Some(tokio::spawn(sink.run(shutdown_rx.clone())));
+    }
+
     let mut sigterm = signal(SignalKind::terminate()).map_err(RunError::Runtime)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(RunError::Runtime)?;
     let notifier = Notifier::from_env();
@@ -230,6 +247,10 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
     notifier.stopping();
     let _ = shutdown_tx.send(true);
     if let Some(task) = server_task {
+        let _ = tokio::time::timeout(Duration::from_millis(500), task).await;
+    }
+    if let Some(task) = mqtt_task {
+        // Publishes the offline status and disconnects; what is unacknowledged stays stored.
         let _ = tokio::time::timeout(Duration::from_millis(500), task).await;
     }
     match tokio::task::spawn_blocking(move || store.shutdown(Duration::from_millis(1200))).await {

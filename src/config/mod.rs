@@ -190,6 +190,47 @@ mod tests {
     }
 
     #[test]
+    fn mqtt_section_is_checked() {
+        let ok = parse_toml("[mqtt]\nurl = \"mqtt://10.0.0.5\"\n", Origin::Embedded, None).unwrap();
+        let m = ok.mqtt.expect("mqtt configured");
+        assert_eq!((m.host.as_str(), m.port, m.qos), ("10.0.0.5", 1883, 1));
+        assert!(m.client_id.starts_with("outpost-"));
+        let ok = parse_toml("[mqtt]\nurl = \"mqtt://[::1]:1884\"\n", Origin::Embedded, None).unwrap();
+        assert_eq!(ok.mqtt.map(|m| (m.host, m.port)), Some(("::1".to_string(), 1884)));
+        assert!(parse_toml("", Origin::Embedded, None).unwrap().mqtt.is_none());
+        let text = "[mqtt]\nurl = \"mqtts://b:8883\"\nqos = 2\npassword_file = \"/nonexistent/pw\"\n\
+                    topic_prefix = \"a/#\"\nreconnect_min = \"10s\"\nreconnect_max = \"2s\"\n";
+        let err = parse_toml(text, Origin::Embedded, None).unwrap_err().to_string();
+        for key in [
+            "mqtt.url",
+            "mqtt.qos",
+            "mqtt.password_file",
+            "mqtt.username",
+            "mqtt.topic_prefix",
+            "mqtt.reconnect_max",
+        ] {
+            assert!(err.contains(&format!("- {key}: ")), "{key} missing in:\n{err}");
+        }
+        for bad in [
+            "http://x",
+            "mqtt://",
+            "mqtt://h:0",
+            "mqtt://h:99999",
+            "mqtt://user@h",
+        ] {
+            let text = format!("[mqtt]\nurl = \"{bad}\"\n");
+            assert!(
+                parse_toml(&text, Origin::Embedded, None).is_err(),
+                "{bad} accepted"
+            );
+        }
+        assert!(
+            parse_toml("[mqtt]\nqos = 1\n", Origin::Embedded, None).is_err(),
+            "url is required"
+        );
+    }
+
+    #[test]
     fn all_value_problems_are_reported_together() {
         let text = r#"
 [agent]

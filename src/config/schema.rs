@@ -18,6 +18,7 @@ pub struct RawConfig {
     pub metrics: RawMetrics,
     #[serde(default)]
     pub store: RawStore,
+    pub mqtt: Option<RawMqtt>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,4 +96,24 @@ pub struct RawMaxAge {
     pub metrics: Option<String>,
     pub logs: Option<String>,
     pub alerts: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMqtt {
+    /// `mqtt://host[:port]`.
+    pub url: Option<String>,
+    pub client_id: Option<String>,
+    pub username: Option<String>,
+    /// File holding the password (never the password itself in the config).
+    pub password_file: Option<String>,
+    pub keep_alive: Option<String>,
+    pub topic_prefix: Option<String>,
+    pub qos: Option<u8>,
+    pub max_batch_bytes: Option<String>,
+    pub max_batch_records: Option<u32>,
+    pub max_inflight: Option<u32>,
+    pub linger: Option<String>,
+    pub reconnect_min: Option<String>,
+    pub reconnect_max: Option<String>,
 }

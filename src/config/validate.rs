@@ -78,6 +78,27 @@ pub struct Config {
     pub sample: SampleConfig,
     pub metrics: MetricsConfig,
     pub store: StoreConfig,
+    pub mqtt: Option<MqttConfig>,
+}
+
+/// `[mqtt]`, resolved: the uplink to an MQTT broker.
+#[derive(Debug, Clone)]
+pub struct MqttConfig {
+    pub host: String,
+    pub port: u16,
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub keep_alive: Duration,
+    pub topic_prefix: String,
+    /// 0 or 1.
+    pub qos: u8,
+    pub max_batch_bytes: usize,
+    pub max_batch_records: usize,
+    pub max_inflight: usize,
+    pub linger: Duration,
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
 }
 
 /// `[store]`, resolved. See the contract in `src/store/mod.rs`.
@@ -539,6 +560,9 @@ pub fn validate(raw: RawConfig, origin: Origin, board_override: Option<&str>) ->
         ),
     };
 
+    // [mqtt]
+    let mqtt = raw.mqtt.as_ref().and_then(|m| mqtt_config(&mut p, m, &id));
+
     if !p.is_empty() {
         return Err(ConfigError::Invalid { origin, problems: p });
     }
@@ -569,5 +593,173 @@ pub fn validate(raw: RawConfig, origin: Origin, board_override: Option<&str>) ->
             request_timeout,
         },
         store,
+        mqtt,
+    })
+}
+
+/// MQTT topic levels may not contain wildcards or be empty.
+fn check_topic_prefix(prefix: &str) -> Result<(), String> {
+    if prefix.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if prefix.contains(['+', '#', '\0']) || prefix.starts_with('/') || prefix.ends_with('/') {
+        return Err(format!("{prefix:?}: no '+', '#', NUL, or leading/trailing '/'"));
+    }
+    Ok(())
+}
+
+fn mqtt_config(p: &mut Problems, m: &super::schema::RawMqtt, id: &str) -> Option<MqttConfig> {
+    let before = p.len();
+    let (host, port) = match m.url.as_deref() {
+        None => {
+            p.add(
+                "mqtt.url",
+                "required when [mqtt] is present, e.g. \"mqtt://broker.example:1883\"",
+            );
+            (String::new(), 0)
+        }
+        Some(url) => match url.split_once("://") {
+            Some(("mqtt", rest)) => {
+                let rest = rest.trim_end_matches('/');
+                let (host, port) = match rest.rsplit_once(':') {
+                    Some((h, port)) if !h.ends_with(']') || h.starts_with('[') => match port.parse::<u16>() {
+                        Ok(n) if n > 0 => (h.to_string(), n),
+                        _ => {
+                            p.add(
+                                "mqtt.url",
+                                format!("{url:?}: the port must be a number from 1 to 65535"),
+                            );
+                            (h.to_string(), 0)
+                        }
+                    },
+                    _ => (rest.to_string(), 1883),
+                };
+                let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+                if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+                    p.add("mqtt.url", format!("{url:?}: expected mqtt://host[:port]"));
+                }
+                (host, port)
+            }
+            Some(("mqtts", _)) => {
+                p.add(
+                    "mqtt.url",
+                    "mqtts:// (TLS) is not supported by this build yet; use mqtt://",
+                );
+                (String::new(), 0)
+            }
+            _ => {
+                p.add("mqtt.url", format!("{url:?}: expected mqtt://host[:port]"));
+                (String::new(), 0)
+            }
+        },
+    };
+    let client_id = m.client_id.clone().unwrap_or_else(|| format!("outpost-{id}"));
+    if client_id.is_empty() || client_id.len() > 128 {
+        p.add("mqtt.client_id", "must be 1 to 128 characters");
+    }
+    let password = match m.password_file.as_deref() {
+        None => None,
+        Some(f) => match std::fs::read_to_string(f) {
+            Ok(s) => Some(s.trim_end_matches(['\n', '\r']).to_string()),
+            Err(e) => {
+                p.add("mqtt.password_file", format!("cannot read {f:?}: {e}"));
+                None
+            }
+        },
+    };
+    if m.password_file.is_some() && m.username.is_none() {
+        p.add("mqtt.username", "required with password_file");
+    }
+    let topic_prefix = m.topic_prefix.clone().unwrap_or_else(|| "outpost".into());
+    if let Err(e) = check_topic_prefix(&topic_prefix) {
+        p.add("mqtt.topic_prefix", e);
+    }
+    let qos = m.qos.unwrap_or(1);
+    if qos > 1 {
+        p.add(
+            "mqtt.qos",
+            format!("{qos}: use 0 (at most once) or 1 (at least once)"),
+        );
+    }
+    let keep_alive = duration(
+        p,
+        "mqtt.keep_alive",
+        m.keep_alive.as_deref(),
+        Duration::from_secs(30),
+        Duration::from_secs(5),
+        Duration::from_secs(3600),
+    );
+    let max_batch_bytes = size(
+        p,
+        "mqtt.max_batch_bytes",
+        m.max_batch_bytes.as_deref(),
+        128 << 10,
+        1 << 10,
+        64 << 20,
+    ) as usize;
+    let max_batch_records = match m.max_batch_records {
+        None => 500,
+        Some(n) if (1..=100_000).contains(&n) => n as usize,
+        Some(n) => {
+            p.add(
+                "mqtt.max_batch_records",
+                format!("{n} is out of range (1 to 100000)"),
+            );
+            500
+        }
+    };
+    let max_inflight = match m.max_inflight {
+        None => 4,
+        Some(n) if (1..=100).contains(&n) => n as usize,
+        Some(n) => {
+            p.add("mqtt.max_inflight", format!("{n} is out of range (1 to 100)"));
+            4
+        }
+    };
+    let linger = duration(
+        p,
+        "mqtt.linger",
+        m.linger.as_deref(),
+        Duration::from_millis(500),
+        Duration::from_millis(10),
+        Duration::from_secs(60),
+    );
+    let reconnect_min = duration(
+        p,
+        "mqtt.reconnect_min",
+        m.reconnect_min.as_deref(),
+        Duration::from_secs(1),
+        Duration::from_millis(100),
+        Duration::from_secs(60),
+    );
+    let reconnect_max = duration(
+        p,
+        "mqtt.reconnect_max",
+        m.reconnect_max.as_deref(),
+        Duration::from_secs(60),
+        Duration::from_secs(1),
+        Duration::from_secs(3600),
+    );
+    if reconnect_max < reconnect_min {
+        p.add("mqtt.reconnect_max", "must not be below reconnect_min");
+    }
+    if p.len() != before {
+        return None;
+    }
+    Some(MqttConfig {
+        host,
+        port,
+        client_id,
+        username: m.username.clone(),
+        password,
+        keep_alive,
+        topic_prefix,
+        qos,
+        max_batch_bytes,
+        max_batch_records,
+        max_inflight,
+        linger,
+        reconnect_min,
+        reconnect_max,
     })
 }

@@ -9,12 +9,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::{Class, Store};
 use crate::config::Config;
 use crate::datadir::{DataDir, DataDirError};
-use crate::model::stored::{decode_snapshot, StoredSnapshot};
 
 #[derive(Debug)]
 pub enum AdminError {
@@ -53,7 +50,11 @@ pub fn stats(cfg: &Config) -> Result<String, AdminError> {
     match DataDir::open(&cfg.agent.data_dir) {
         Ok(dir) => {
             let path = dir.path().to_path_buf();
-            let store = Store::open(&path, cfg.store.clone(), Some(dir));
+            let mut store = Store::open(&path, cfg.store.clone(), Some(dir));
+            // Show the backlogs of the sinks the config has.
+            if cfg.mqtt.is_some() {
+                store.register_sink(crate::sinks::mqtt::SINK, &Class::ALL, true);
+            }
             let text = store.stats().render();
             store.close();
             Ok(text)
@@ -102,22 +103,6 @@ fn fetch_metrics(addr: &str) -> std::io::Result<String> {
     Ok(rest.to_string())
 }
 
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Data {
-    Metrics(StoredSnapshot),
-    Text(String),
-    Undecodable { error: String },
-}
-
-#[derive(Serialize)]
-struct Line<'a> {
-    seq: u64,
-    class: &'a str,
-    ts_ms: i64,
-    data: Data,
-}
-
 /// Writes records as JSON lines to `out`, acknowledging each batch for `sink` once it is
 /// flushed; returns the number of records written. Interrupted, it resumes after the last
 /// acknowledged batch (at least once).
@@ -157,20 +142,7 @@ pub fn export(cfg: &Config, sink: &str, limit: Option<u64>, out: &mut dyn Write)
         };
         let mut text = String::new();
         for r in &batch {
-            let data = match r.class {
-                Class::Metrics => match decode_snapshot(&r.data) {
-                    Ok(s) => Data::Metrics(s),
-                    Err(e) => Data::Undecodable { error: e.to_string() },
-                },
-                _ => Data::Text(String::from_utf8_lossy(&r.data).into_owned()),
-            };
-            let line = Line {
-                seq: r.seq,
-                class: r.class.name(),
-                ts_ms: r.ts_ms,
-                data,
-            };
-            text.push_str(&serde_json::to_string(&line).expect("plain data serializes"));
+            text.push_str(&crate::sinks::payload::record_json(r));
             text.push('\n');
         }
         if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {

@@ -12,13 +12,33 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::queue::Store;
-use super::record::Class;
+use super::record::{Class, Record};
 use super::stats::{DropReason, StoreStats};
 use crate::config::validate::StoreConfig;
 use crate::datadir::DataDir;
 
 enum Command {
-    Append { class: Class, ts_ms: i64, data: Vec<u8> },
+    Append {
+        class: Class,
+        ts_ms: i64,
+        data: Vec<u8>,
+    },
+    Register {
+        sink: String,
+        classes: Vec<Class>,
+    },
+    Read {
+        sink: String,
+        after: u64,
+        max_records: usize,
+        max_bytes: usize,
+        reply: tokio::sync::oneshot::Sender<Result<Vec<Record>, String>>,
+    },
+    Ack {
+        sink: String,
+        after: u64,
+        last: u64,
+    },
     Shutdown,
 }
 
@@ -73,6 +93,20 @@ impl StoreThread {
                             store.append(class, ts_ms, data);
                             received += 1;
                         }
+                        Ok(Command::Register { sink, classes }) => store.register_sink(&sink, &classes, true),
+                        Ok(Command::Read {
+                            sink,
+                            after,
+                            max_records,
+                            max_bytes,
+                            reply,
+                        }) => {
+                            let r = store
+                                .read_after(&sink, after, max_records, max_bytes)
+                                .map_err(|e| e.to_string());
+                            let _ = reply.send(r);
+                        }
+                        Ok(Command::Ack { sink, after, last }) => store.ack_range(&sink, after, last),
                         Ok(Command::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
                         Err(RecvTimeoutError::Timeout) => {}
                     }
@@ -134,6 +168,63 @@ impl StoreHandle {
                 None
             }
         }
+    }
+
+    /// Sends a command without blocking the runtime: a full channel means the store thread
+    /// is busy (a commit), so wait a moment and try again.
+    async fn send(&self, cmd: Command) -> Result<(), String> {
+        let mut cmd = Some(cmd);
+        while let Some(c) = cmd.take() {
+            match self.tx.try_send(c) {
+                Ok(()) => {}
+                Err(TrySendError::Full(c)) => {
+                    cmd = Some(c);
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(TrySendError::Disconnected(_)) => return Err("store stopped".into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Registers a sink that keeps data until it acknowledged it (a configured uplink).
+    pub async fn register_sink(&self, sink: &str, classes: &[Class]) -> Result<(), String> {
+        self.send(Command::Register {
+            sink: sink.to_string(),
+            classes: classes.to_vec(),
+        })
+        .await
+    }
+
+    /// The sink's unacknowledged durable records after `after` (see [`Store::read_after`]).
+    /// Waits for the store thread, never blocking the runtime.
+    pub async fn read_after(
+        &self,
+        sink: &str,
+        after: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Record>, String> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::Read {
+            sink: sink.to_string(),
+            after,
+            max_records,
+            max_bytes,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| "store stopped".to_string())?
+    }
+
+    /// Acknowledges `after < seq <= last` for `sink` (see [`Store::ack_range`]).
+    pub async fn ack_range(&self, sink: &str, after: u64, last: u64) -> Result<(), String> {
+        self.send(Command::Ack {
+            sink: sink.to_string(),
+            after,
+            last,
+        })
+        .await
     }
 
     /// Tickets up to this one are durable.
