@@ -41,20 +41,23 @@ impl Rng {
     }
 }
 
-/// Runs `outpost store export` to completion (or until killed) into `out`.
+/// Runs `outpost store export` to completion (or until killed) into `out`; its log goes to
+/// `export.log` beside it.
 fn export(cfg: &std::path::Path, out: &std::path::Path) -> Proc {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(out)
-        .unwrap();
+    let open = |p: &std::path::Path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .unwrap()
+    };
     Proc::spawn(
         "outpost store export",
         Command::new(outpost_bin())
             .args(["store", "export", "--config"])
             .arg(cfg)
-            .stdout(Stdio::from(file))
-            .stderr(Stdio::null()),
+            .stdout(Stdio::from(open(out)))
+            .stderr(Stdio::from(open(&out.with_file_name("export.log")))),
     )
 }
 
@@ -145,15 +148,20 @@ fn kill_9_while_draining_delivers_everything_at_least_once() {
         store.commit().unwrap();
         store.close();
     }
-    let out = dir.path().join("export.jsonl");
+    // One output file per run, so a line cut short by a kill cannot swallow the next run's
+    // first line.
+    let outputs: Vec<std::path::PathBuf> = (0..=cycles(25))
+        .map(|i| dir.path().join(format!("export-{i}.jsonl")))
+        .collect();
     let mut rng = Rng::new();
     let mut kills = 0;
-    for _ in 0..cycles(25) {
+    let mut runs = 0;
+    for out in &outputs[..outputs.len() - 1] {
         // Kill once the export is writing, at a random moment after that.
-        let before = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-        let mut p = export(&cfg, &out);
+        let mut p = export(&cfg, out);
+        runs += 1;
         let started = std::time::Instant::now();
-        while std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0) == before
+        while std::fs::metadata(out).map(|m| m.len()).unwrap_or(0) == 0
             && started.elapsed() < Duration::from_secs(10)
             && p.child.try_wait().ok().flatten().is_none()
         {
@@ -172,22 +180,47 @@ fn kill_9_while_draining_delivers_everything_at_least_once() {
         kills >= 10.min(cycles(25)),
         "only {kills} kills hit a running export"
     );
-    let mut p = export(&cfg, &out);
+    let last = &outputs[outputs.len() - 1];
+    let mut p = export(&cfg, last);
     assert_eq!(
         p.wait_exit(Duration::from_secs(120)),
         Some(Some(0)),
         "final export failed"
     );
-    let seqs = exported(&out);
+    let mut seqs = Vec::new();
+    let mut per_run = Vec::new();
+    for out in outputs[..runs].iter().chain([last]) {
+        let s = exported(out);
+        per_run.push(format!(
+            "{}: {} records {:?}..{:?}",
+            out.file_name().unwrap().to_string_lossy(),
+            s.len(),
+            s.first(),
+            s.last()
+        ));
+        seqs.extend(s);
+    }
     let mut counts: BTreeMap<u64, u32> = BTreeMap::new();
     for s in &seqs {
         *counts.entry(*s).or_default() += 1;
     }
-    let missing: Vec<u64> = (1..=60_000)
-        .filter(|s| !counts.contains_key(s))
-        .take(10)
-        .collect();
-    assert!(missing.is_empty(), "records never delivered: {missing:?}...");
+    let missing: Vec<u64> = (1..=60_000).filter(|s| !counts.contains_key(s)).collect();
+    if !missing.is_empty() {
+        let stats = Command::new(outpost_bin())
+            .args(["store", "stats", "--config"])
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        panic!(
+            "{} records never delivered (first: {:?}); runs:\n{}\nexport log:\n{}\nstore stats:\n{}\nquarantine: {:?}",
+            missing.len(),
+            &missing[..missing.len().min(10)],
+            per_run.join("\n"),
+            std::fs::read_to_string(dir.path().join("export.log")).unwrap_or_default(),
+            String::from_utf8_lossy(&stats.stdout),
+            std::fs::read_dir(data.join("quarantine")).map(|d| d.count()).ok()
+        );
+    }
     assert_eq!(counts.len(), 60_000, "unexpected sequence numbers");
     let duplicates = seqs.len() - counts.len();
     // An export acknowledges per batch of at most 1000 records: a kill can repeat one batch.

@@ -60,7 +60,10 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        // OUTPOST_KEEP_TEST_DIRS=1 keeps them for a post-mortem.
+        if std::env::var_os("OUTPOST_KEEP_TEST_DIRS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
 
