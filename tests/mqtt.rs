@@ -104,11 +104,13 @@ fn subscribe(port: u16, id: &str, out: &Path) -> Proc {
 /// Sequence numbers of the metrics batches received, with how often each arrived.
 fn received(out: &Path) -> BTreeMap<u64, u32> {
     let mut seqs = BTreeMap::new();
-    for line in std::fs::read_to_string(out).unwrap_or_default().lines() {
-        let Some(payload) = line.strip_prefix("outpost/gw1/metrics ") else {
+    // As bytes: a subscriber stopped mid-line may leave half a UTF-8 character behind.
+    let bytes = std::fs::read(out).unwrap_or_default();
+    for line in bytes.split(|b| *b == b'\n') {
+        let Some(payload) = line.strip_prefix(b"outpost/gw1/metrics ") else {
             continue;
         };
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(payload) else {
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(payload) else {
             continue;
         };
         for r in v["records"].as_array().into_iter().flatten() {

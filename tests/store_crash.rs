@@ -61,11 +61,14 @@ fn export(cfg: &std::path::Path, out: &std::path::Path) -> Proc {
     )
 }
 
-/// Sequence numbers in an export output, ignoring a line cut short by a kill.
+/// Sequence numbers in an export output, ignoring a line cut short by a kill. The file is read
+/// as bytes: a kill can cut a multi-byte UTF-8 character in half (record data is text with
+/// replacement characters), and reading it as a `String` would then fail for the whole file.
 fn exported(out: &std::path::Path) -> Vec<u64> {
-    let text = std::fs::read_to_string(out).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    let bytes = std::fs::read(out).unwrap_or_default();
+    bytes
+        .split(|b| *b == b'\n')
+        .filter_map(|l| serde_json::from_slice::<serde_json::Value>(l).ok())
         .filter_map(|v| v.get("seq").and_then(|s| s.as_u64()))
         .collect()
 }
