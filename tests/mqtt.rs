@@ -72,8 +72,12 @@ impl Broker {
 }
 
 /// `mosquitto_sub` with a persistent session (QoS 1), appending `topic payload` lines to a file.
+/// Run under `stdbuf -oL`: a subscriber acknowledges a message to the broker before its stdio
+/// buffer reaches the file, so a block-buffered one that is stopped loses messages the broker
+/// rightly considers delivered.
 fn subscribe(port: u16, id: &str, out: &Path) -> Proc {
     let bin = require(&["mosquitto_sub"], "mosquitto-clients");
+    let stdbuf = require(&["stdbuf"], "coreutils");
     let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -81,7 +85,9 @@ fn subscribe(port: u16, id: &str, out: &Path) -> Proc {
         .unwrap();
     let proc = Proc::spawn(
         "mosquitto_sub",
-        Command::new(bin)
+        Command::new(stdbuf)
+            .arg("-oL")
+            .arg(bin)
             .args([
                 "-h",
                 "127.0.0.1",
@@ -99,6 +105,15 @@ fn subscribe(port: u16, id: &str, out: &Path) -> Proc {
     );
     std::thread::sleep(Duration::from_millis(300));
     proc
+}
+
+/// Stops a subscriber gracefully (DISCONNECT, output flushed); its session stays on the broker.
+fn unsubscribe(mut sub: Proc) {
+    sub.signal("TERM");
+    assert!(
+        sub.wait_exit(Duration::from_secs(5)).is_some(),
+        "mosquitto_sub did not stop"
+    );
 }
 
 /// Sequence numbers of the metrics batches received, with how often each arrived.
@@ -193,7 +208,7 @@ fn a_broker_outage_with_a_kill_9_in_it_loses_nothing_durable() {
     let dir = TempDir::new("mqtt-outage");
     let mut broker = Broker::new(dir.path());
     let out = dir.path().join("sub.txt");
-    let mut sub = Some(subscribe(broker.port, "test-sub-2", &out));
+    let sub = subscribe(broker.port, "test-sub-2", &out);
     let port = free_port();
     let cfg = config(dir.path(), broker.port, port);
     let addr = format!("127.0.0.1:{port}");
@@ -203,7 +218,7 @@ fn a_broker_outage_with_a_kill_9_in_it_loses_nothing_durable() {
     });
 
     // Outage: the broker goes away; the agent keeps sampling into the store.
-    drop(sub.take());
+    unsubscribe(sub);
     broker.stop();
     std::thread::sleep(Duration::from_secs(2));
     // kill -9 in the middle of the outage, and start again.
@@ -219,14 +234,23 @@ fn a_broker_outage_with_a_kill_9_in_it_loses_nothing_durable() {
 
     broker.start();
     let _sub = subscribe(broker.port, "test-sub-2", &out);
-    let seqs = wait_for(
-        "everything durable delivered after the outage",
-        Duration::from_secs(60),
-        || {
-            let s = received(&out);
-            (1..=durable).all(|q| s.contains_key(&q)).then_some(s)
-        },
-    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let seqs = loop {
+        let s = received(&out);
+        let missing: Vec<u64> = (1..=durable).filter(|q| !s.contains_key(q)).collect();
+        if missing.is_empty() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!(
+                "after 60 s, {} of the {durable} durable records never arrived: {:?}\nagent log:\n{}",
+                missing.len(),
+                &missing[..missing.len().min(20)],
+                std::fs::read_to_string(dir.path().join("outpost.log")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let duplicates: u32 = seqs.values().map(|n| n - 1).sum();
     eprintln!(
         "outage: {} records through seq {durable} delivered, {duplicates} duplicates",
