@@ -51,10 +51,16 @@ fn damage(path: &Path, how: &str, seed: u64) {
 
 #[test]
 fn damaged_store_files_never_stop_the_agent() {
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
+    // OUTPOST_DAMAGE_SEED replays a failed run.
+    let seed = std::env::var("OUTPOST_DAMAGE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
     eprintln!("damage seed {seed}");
     for (i, how) in ["truncate", "flip", "garbage", "truncate", "flip"]
         .iter()

@@ -52,7 +52,14 @@ impl BackendError {
     pub fn from_io(e: std::io::Error) -> Self {
         match e.raw_os_error() {
             Some(libc::ENOSPC) | Some(libc::EDQUOT) => BackendError::Full(e),
-            _ if e.kind() == std::io::ErrorKind::InvalidData => BackendError::Corrupted(e.to_string()),
+            // A short or malformed read of our own file: the file is damaged, not the disk.
+            _ if matches!(
+                e.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            ) =>
+            {
+                BackendError::Corrupted(e.to_string())
+            }
             _ => BackendError::Io(e),
         }
     }

@@ -32,7 +32,14 @@ fn err(e: impl Into<redb::Error>) -> BackendError {
         redb::Error::UpgradeRequired(v) => BackendError::Corrupted(format!("file format version {v}")),
         redb::Error::Io(e) => BackendError::from_io(e),
         redb::Error::ValueTooLarge(n) => BackendError::Corrupted(format!("value of {n} bytes")),
-        other => BackendError::Io(std::io::Error::other(other.to_string())),
+        // The handle is unusable after an earlier I/O error, or another process has the file:
+        // nothing is known about the data, so keep it and retry.
+        e @ (redb::Error::PreviousIo | redb::Error::DatabaseAlreadyOpen | redb::Error::LockPoisoned(_)) => {
+            BackendError::Io(std::io::Error::other(e.to_string()))
+        }
+        // Anything else (table type mismatches, unexpected table errors, ...) on a file only
+        // outpost writes means the file is not what outpost wrote.
+        other => BackendError::Corrupted(other.to_string()),
     }
 }
 

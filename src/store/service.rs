@@ -49,6 +49,7 @@ struct Shared {
     /// (or dropped under its bounds): a producer that can re-read its input advances its own
     /// checkpoint only when `durable >= its ticket`.
     sent: AtomicU64,
+    received: AtomicU64,
     durable: AtomicU64,
     overload: [AtomicU64; 3],
 }
@@ -75,54 +76,20 @@ impl StoreThread {
             .name("outpost-store".into())
             .spawn(move || {
                 let shared = thread_shared;
-                let mut store = Store::open(&dir, cfg, lock);
-                let publish = |store: &Store, shared: &Shared| {
-                    *shared.stats.lock().unwrap_or_else(|e| e.into_inner()) = store.stats();
-                };
-                publish(&store, &shared);
-                let mut received = 0u64;
-                let mut last_publish = Instant::now();
+                let mut lock = lock;
+                // A damaged file can make the storage engine panic. With panic = "abort"
+                // (release) the process ends, systemd restarts it, and the panic marker gets the
+                // store quarantined; where panics unwind, the same happens here without the
+                // restart: the store is opened again, sees the marker, and is quarantined.
                 loop {
-                    let wait = store
-                        .next_deadline()
-                        .map(|d| d.saturating_duration_since(Instant::now()))
-                        .unwrap_or(Duration::from_secs(1))
-                        .min(Duration::from_secs(1));
-                    match rx.recv_timeout(wait) {
-                        Ok(Command::Append { class, ts_ms, data }) => {
-                            store.append(class, ts_ms, data);
-                            received += 1;
-                        }
-                        Ok(Command::Register { sink, classes }) => store.register_sink(&sink, &classes, true),
-                        Ok(Command::Read {
-                            sink,
-                            after,
-                            max_records,
-                            max_bytes,
-                            reply,
-                        }) => {
-                            let r = store
-                                .read_after(&sink, after, max_records, max_bytes)
-                                .map_err(|e| e.to_string());
-                            let _ = reply.send(r);
-                        }
-                        Ok(Command::Ack { sink, after, last }) => store.ack_range(&sink, after, last),
-                        Ok(Command::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
-                        Err(RecvTimeoutError::Timeout) => {}
-                    }
-                    if store.commit_due() {
-                        if store.commit().is_ok() {
-                            shared.durable.store(received, Ordering::SeqCst);
-                        }
-                        publish(&store, &shared);
-                        last_publish = Instant::now();
-                    } else if last_publish.elapsed() >= Duration::from_secs(5) {
-                        publish(&store, &shared);
-                        last_publish = Instant::now();
+                    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        serve(&dir, &cfg, lock.take(), &rx, &shared)
+                    }));
+                    match run {
+                        Ok(()) => break,
+                        Err(_) => log::error!("store: panicked; reopening it (it will be quarantined)"),
                     }
                 }
-                store.close();
-                shared.durable.store(received, Ordering::SeqCst);
             })?;
         Ok(StoreThread {
             handle: StoreHandle { tx, shared },
@@ -150,6 +117,67 @@ impl StoreThread {
         let _ = self.join.join();
         true
     }
+}
+
+fn publish(store: &Store, shared: &Shared) {
+    *shared.stats.lock().unwrap_or_else(|e| e.into_inner()) = store.stats();
+}
+
+/// The store thread's loop: apply commands, commit when due, publish stats.
+fn serve(
+    dir: &std::path::Path,
+    cfg: &StoreConfig,
+    lock: Option<DataDir>,
+    rx: &mpsc::Receiver<Command>,
+    shared: &Shared,
+) {
+    let mut store = Store::open(dir, cfg.clone(), lock);
+    publish(&store, shared);
+    let mut last_publish = Instant::now();
+    loop {
+        let wait = store
+            .next_deadline()
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_secs(1))
+            .min(Duration::from_secs(1));
+        match rx.recv_timeout(wait) {
+            Ok(Command::Append { class, ts_ms, data }) => {
+                store.append(class, ts_ms, data);
+                shared.received.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(Command::Register { sink, classes }) => store.register_sink(&sink, &classes, true),
+            Ok(Command::Read {
+                sink,
+                after,
+                max_records,
+                max_bytes,
+                reply,
+            }) => {
+                let r = store
+                    .read_after(&sink, after, max_records, max_bytes)
+                    .map_err(|e| e.to_string());
+                let _ = reply.send(r);
+            }
+            Ok(Command::Ack { sink, after, last }) => store.ack_range(&sink, after, last),
+            Ok(Command::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        if store.commit_due() {
+            let received = shared.received.load(Ordering::SeqCst);
+            if store.commit().is_ok() {
+                shared.durable.store(received, Ordering::SeqCst);
+            }
+            publish(&store, shared);
+            last_publish = Instant::now();
+        } else if last_publish.elapsed() >= Duration::from_secs(5) {
+            publish(&store, shared);
+            last_publish = Instant::now();
+        }
+    }
+    store.close();
+    shared
+        .durable
+        .store(shared.received.load(Ordering::SeqCst), Ordering::SeqCst);
 }
 
 impl StoreHandle {
