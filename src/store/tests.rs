@@ -60,13 +60,23 @@ fn payload(seq_hint: u64, len: usize) -> Vec<u8> {
 }
 
 fn open(dir: &Path, cfg: &StoreConfig) -> Store {
-    let s = Store::open(dir, cfg.clone(), None);
-    assert!(
-        s.is_available(),
-        "store did not open: {:?}",
-        s.stats().unavailable
-    );
-    s
+    // sled releases its file lock from a background thread a moment after the last handle is
+    // dropped, so reopening right after a simulated crash can find it still held (the agent
+    // retries such an open after a backoff; the tests retry briefly).
+    let mut tries = 0;
+    loop {
+        let s = Store::open(dir, cfg.clone(), None);
+        if s.is_available() {
+            return s;
+        }
+        let why = s.stats().unavailable.unwrap_or_default();
+        tries += 1;
+        if tries >= 30 || !why.contains("lock") {
+            panic!("store did not open: {why}");
+        }
+        drop(s);
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn seqs(store: &mut Store, sink: &str) -> Vec<u64> {
