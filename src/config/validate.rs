@@ -208,6 +208,25 @@ fn size(problems: &mut Problems, key: &str, value: Option<&str>, default: u64, m
     }
 }
 
+/// A whole number in `min..=max`, or the default (with a problem recorded) when out of range.
+fn count(
+    problems: &mut Problems,
+    key: &str,
+    value: Option<u32>,
+    default: usize,
+    min: u32,
+    max: u32,
+) -> usize {
+    match value {
+        None => default,
+        Some(n) if (min..=max).contains(&n) => n as usize,
+        Some(n) => {
+            problems.add(key, format!("{n} is out of range ({min} to {max})"));
+            default
+        }
+    }
+}
+
 fn regex(problems: &mut Problems, key: &str, value: Option<&str>, default: &str) -> Regex {
     let pattern = value.unwrap_or(default);
     match Regex::new(pattern) {
@@ -432,17 +451,7 @@ pub fn validate(raw: RawConfig, origin: Origin, board_override: Option<&str>) ->
             DEFAULT_LISTEN.parse().expect("default listen address is valid")
         }
     };
-    let max_connections = match m.max_connections {
-        None => 8,
-        Some(n) if (1..=1024).contains(&n) => n as usize,
-        Some(n) => {
-            p.add(
-                "metrics.max_connections",
-                format!("{n} is out of range (1 to 1024)"),
-            );
-            8
-        }
-    };
+    let max_connections = count(&mut p, "metrics.max_connections", m.max_connections, 8, 1, 1024);
     let request_timeout = duration(
         &mut p,
         "metrics.request_timeout",
@@ -697,25 +706,8 @@ fn mqtt_config(p: &mut Problems, m: &super::schema::RawMqtt, id: &str) -> Option
         1 << 10,
         64 << 20,
     ) as usize;
-    let max_batch_records = match m.max_batch_records {
-        None => 500,
-        Some(n) if (1..=100_000).contains(&n) => n as usize,
-        Some(n) => {
-            p.add(
-                "mqtt.max_batch_records",
-                format!("{n} is out of range (1 to 100000)"),
-            );
-            500
-        }
-    };
-    let max_inflight = match m.max_inflight {
-        None => 4,
-        Some(n) if (1..=100).contains(&n) => n as usize,
-        Some(n) => {
-            p.add("mqtt.max_inflight", format!("{n} is out of range (1 to 100)"));
-            4
-        }
-    };
+    let max_batch_records = count(p, "mqtt.max_batch_records", m.max_batch_records, 500, 1, 100000);
+    let max_inflight = count(p, "mqtt.max_inflight", m.max_inflight, 4, 1, 100);
     let linger = duration(
         p,
         "mqtt.linger",

@@ -756,11 +756,10 @@ fn live_data_can_be_acknowledged_before_the_backlog() {
     }
 }
 
-#[test]
-fn a_store_truncated_anywhere_opens_usable() {
-    let c = cfg(BackendKind::Redb);
-    let d = Dir::new("trunc-src");
-    let mut s = open(&d.0, &c);
+/// The bytes of a cleanly closed store holding 400 log records written in four commits.
+fn store_file_with_400_records(c: &StoreConfig) -> Vec<u8> {
+    let d = Dir::new("src-store");
+    let mut s = open(&d.0, c);
     for i in 0..400 {
         s.append(Class::Logs, now(), payload(i, 500));
         if i % 100 == 99 {
@@ -768,7 +767,13 @@ fn a_store_truncated_anywhere_opens_usable() {
         }
     }
     s.close();
-    let original = std::fs::read(d.0.join("store.redb")).unwrap();
+    std::fs::read(d.0.join("store.redb")).unwrap()
+}
+
+#[test]
+fn a_store_truncated_anywhere_opens_usable() {
+    let c = cfg(BackendKind::Redb);
+    let original = store_file_with_400_records(&c);
     let len = original.len();
     for k in 0..24usize {
         let at = (k * 7919 * 4099) % len;
@@ -787,16 +792,7 @@ fn a_store_truncated_anywhere_opens_usable() {
 #[test]
 fn a_store_with_flipped_bits_opens_usable_or_is_quarantined_after_a_panic() {
     let c = cfg(BackendKind::Redb);
-    let d = Dir::new("flip-src");
-    let mut s = open(&d.0, &c);
-    for i in 0..400 {
-        s.append(Class::Logs, now(), payload(i, 500));
-        if i % 100 == 99 {
-            s.commit().unwrap();
-        }
-    }
-    s.close();
-    let original = std::fs::read(d.0.join("store.redb")).unwrap();
+    let original = store_file_with_400_records(&c);
     let (mut panics, mut quarantines) = (0, 0);
     for seed in 1..=40u64 {
         let mut bytes = original.clone();
