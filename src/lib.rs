@@ -2,13 +2,15 @@
 //!
 //! Data flows through the modules in this order:
 //! [`sources`] (host metrics today; sensors, logs and scrapes later) → engine (signatures,
-//! later) → [`store`] (the crash-safe durable queue) → sinks (MQTT, remote_write, Pushgateway,
-//! Logstash; later). [`config`]
-//! validates what the operator asked for, [`runtime`] wires the tasks together, and
-//! [`telemetry`] reports on the agent itself. [`model`] is the shape of the data in between.
+//! later) → [`store`] (the crash-safe durable queue) → [`sinks`] (MQTT now; remote_write,
+//! Pushgateway, Logstash later). [`config`] validates what the operator asked for (file, or
+//! remote over MQTT), [`control`] decides about remote configs, [`runtime`] wires the tasks
+//! together and switches them, and [`telemetry`] reports on the agent itself. [`model`] is the
+//! shape of the data in between.
 
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod datadir;
 pub mod model;
 pub mod runtime;

@@ -4,6 +4,8 @@
 //!  interval tick ──> host sampler (blocking thread) ──> telemetry (latest exposition)
 //!                                                           │
 //!  /metrics server (async, bounded) <───────────────────────┘
+//!  sampler ──> store thread ──> MQTT sink (its own task) ──> broker
+//!  config topic ──> control (validate, decide) ──> switch sampler / store bounds / sink
 //!  watchdog tick ──> WATCHDOG=1, only while sampling makes progress
 //!  SIGTERM/SIGINT ──> STOPPING=1, stop serving, exit within 2 s
 //! ```
@@ -22,8 +24,10 @@ use tokio::task::JoinHandle;
 use tokio::time::{interval, MissedTickBehavior};
 
 use crate::config::Config;
+use crate::control::{Action, Applied, Control};
 use crate::datadir::{DataDir, DataDirError};
 use crate::model::{stored, text};
+use crate::sinks::mqtt::{Link, Links, MqttSink};
 use crate::sources::host::{Cycle, HostSampler};
 use crate::store::{Class, StoreThread};
 use crate::systemd::Notifier;
@@ -79,6 +83,41 @@ fn start_cycle(mut sampler: HostSampler) -> CycleJob {
     })
 }
 
+/// The running MQTT sink and the channels that outlive it (a remote config that changes
+/// `[mqtt]` replaces the sink, not the channels).
+struct Uplink {
+    links: Links,
+    task: Option<(JoinHandle<()>, watch::Sender<bool>)>,
+}
+
+impl Uplink {
+    fn start(&mut self, cfg: &Config, store: &crate::store::StoreHandle) {
+        let Some(mqtt) = &cfg.mqtt else { return };
+        log::info!(
+            "mqtt: forwarding to {} under {}/{}/",
+            mqtt.url(),
+            mqtt.topic_prefix,
+            cfg.agent.id
+        );
+        let sink = MqttSink {
+            cfg: mqtt.clone(),
+            gateway: cfg.agent.id.clone(),
+            store: store.clone(),
+            links: self.links.clone(),
+        };
+        let (tx, rx) = watch::channel(false);
+        self.task = Some((tokio::spawn(sink.run(rx)), tx));
+    }
+
+    /// Publishes the offline status and disconnects; what is unacknowledged stays stored.
+    async fn stop(&mut self) {
+        if let Some((task, tx)) = self.task.take() {
+            let _ = tx.send(true);
+            let _ = tokio::time::timeout(Duration::from_millis(500), task).await;
+        }
+    }
+}
+
 async fn agent(cfg: Config) -> Result<(), RunError> {
     // Another agent on the same directory is fatal; a directory that cannot be written (yet) is
     // not: the agent samples and serves, and the store keeps retrying.
@@ -100,26 +139,47 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
         cfg.origin
     );
     log::info!("storing data under {}", data_path.display());
-    let store = StoreThread::spawn(data_path.clone(), cfg.store.clone(), data).map_err(RunError::Runtime)?;
-    log::info!(
-        "store: {} in {}, commit every {} or {} KiB, at most {} MiB",
-        cfg.store.backend.name(),
-        data_path.join(cfg.store.backend.file_name()).display(),
-        crate::config::units::format_duration(cfg.store.commit_interval),
-        cfg.store.commit_bytes / 1024,
-        cfg.store.max_bytes >> 20
-    );
-    let store_handle = store.handle();
     let telemetry = Telemetry::new();
+
+    // Remote config: the last known good is used from the start, before any broker answers.
+    let (status_tx, status_rx) = watch::channel(None);
+    let (incoming_tx, mut incoming_rx) = watch::channel(None);
+    let (link_tx, mut link_rx) = watch::channel(Link::default());
+    let remote = cfg.mqtt.as_ref().is_some_and(|m| m.remote_config);
+    let (mut control, mut current) = if remote {
+        let (c, a) = Control::start(cfg, data_path.clone(), status_tx, Arc::clone(&telemetry));
+        (Some(c), a)
+    } else {
+        (None, Applied::from_file(cfg))
+    };
+    if current.version() != 0 {
+        log::set_max_level(current.cfg.agent.log_level);
+    }
+
+    let store =
+        StoreThread::spawn(data_path.clone(), current.cfg.store.clone(), data).map_err(RunError::Runtime)?;
+    {
+        let st = &current.cfg.store;
+        log::info!(
+            "store: {} in {}, commit every {} or {} KiB, at most {} MiB",
+            st.backend.name(),
+            data_path.join(st.backend.file_name()).display(),
+            crate::config::units::format_duration(st.commit_interval),
+            st.commit_bytes / 1024,
+            st.max_bytes >> 20
+        );
+    }
+    let store_handle = store.handle();
     telemetry.set_store(store.handle());
-    if let Some(board) = &cfg.agent.board {
+    telemetry.set_link(link_rx.clone());
+    if let Some(board) = &current.cfg.agent.board {
         log::info!(
             "board profile {} ({}, {})",
             board.name,
             board.description,
             board.source
         );
-        let devices = board.check_devices(&cfg.sample.hwmon_path, &cfg.sample.thermal_path);
+        let devices = board.check_devices(&current.cfg.sample.hwmon_path, &current.cfg.sample.thermal_path);
         for (kind, dev, present) in &devices {
             if !present {
                 log::warn!("board {}: {kind} device {dev} is missing", board.name);
@@ -130,11 +190,12 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut server_task = None;
-    if cfg.metrics.enabled {
-        let listener = TcpListener::bind(cfg.metrics.listen)
+    let metrics = current.cfg.metrics.clone();
+    if metrics.enabled {
+        let listener = TcpListener::bind(metrics.listen)
             .await
             .map_err(|source| RunError::Listen {
-                addr: cfg.metrics.listen.to_string(),
+                addr: metrics.listen.to_string(),
                 source,
             })?;
         let addr = listener.local_addr().map_err(RunError::Runtime)?;
@@ -145,30 +206,23 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
         let server = http::Server {
             listener,
             telemetry: Arc::clone(&telemetry),
-            max_connections: cfg.metrics.max_connections,
-            request_timeout: cfg.metrics.request_timeout,
+            max_connections: metrics.max_connections,
+            request_timeout: metrics.request_timeout,
         };
         server_task = Some(tokio::spawn(server.run(shutdown_rx.clone())));
     } else {
         log::info!("metrics endpoint disabled");
     }
 
-    let mut mqtt_task = None;
-    if let Some(mqtt) = &cfg.mqtt {
-        log::info!(
-            "mqtt: forwarding to {}:{} under {}/{}/",
-            mqtt.host,
-            mqtt.port,
-            mqtt.topic_prefix,
-            cfg.agent.id
-        );
-        let sink = crate::sinks::mqtt::MqttSink {
-            cfg: mqtt.clone(),
-            gateway: cfg.agent.id.clone(),
-            store: store.handle(),
-        };
-        mqtt_task = Some(tokio::spawn(sink.run(shutdown_rx.clone())));
-    }
+    let mut uplink = Uplink {
+        links: Links {
+            link: Arc::new(link_tx),
+            incoming: Arc::new(incoming_tx),
+            config_status: status_rx,
+        },
+        task: None,
+    };
+    uplink.start(&current.cfg, &store_handle);
 
     let mut sigterm = signal(SignalKind::terminate()).map_err(RunError::Runtime)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(RunError::Runtime)?;
@@ -179,16 +233,18 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
         .unwrap_or(Duration::from_secs(3600));
     // Sampling that has made no progress for this long means the agent is stuck: stop feeding
     // the watchdog and let systemd restart us.
-    let stall_limit = (cfg.sample.interval * 3).max(Duration::from_secs(30));
+    let stall_limit = |cfg: &Config| (cfg.sample.interval * 3).max(Duration::from_secs(30));
 
     log::info!(
         "sampling {} host collectors every {}",
-        cfg.sample.collectors.len(),
-        crate::config::units::format_duration(cfg.sample.interval)
+        current.cfg.sample.collectors.len(),
+        crate::config::units::format_duration(current.cfg.sample.interval)
     );
-    let mut sampler = Some(HostSampler::new(&cfg.sample));
+    let mut sampler = Some(HostSampler::new(&current.cfg.sample));
+    // Set when the sampling settings changed while a cycle was running with the old ones.
+    let mut rebuild_sampler = false;
     let mut running: Option<CycleJob> = None;
-    let mut tick = interval(cfg.sample.interval);
+    let mut tick = interval(current.cfg.sample.interval);
     tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut watchdog_tick = interval(watchdog_every);
     watchdog_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -197,6 +253,9 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
     let mut stall_warned = false;
 
     loop {
+        // A switch to another config: from a remote message, or a rollback.
+        let mut switch_to: Option<(Applied, bool)> = None;
+        let health_deadline = control.as_ref().and_then(|c| c.deadline());
         tokio::select! {
             _ = tick.tick() => match sampler.take() {
                 Some(s) => running = Some(start_cycle(s)),
@@ -209,7 +268,8 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
                 running = None;
                 match joined {
                     Ok((s, cycle, exposition, record)) => {
-                        sampler = Some(s);
+                        sampler = Some(if rebuild_sampler { HostSampler::new(&current.cfg.sample) } else { s });
+                        rebuild_sampler = false;
                         store_handle.append(Class::Metrics, cycle.snapshot.timestamp_ms, record);
                         last_progress = Instant::now();
                         stall_warned = false;
@@ -224,12 +284,12 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
                     }
                     Err(e) => {
                         log::error!("sampling cycle failed: {e}; starting a fresh sampler");
-                        sampler = Some(HostSampler::new(&cfg.sample));
+                        sampler = Some(HostSampler::new(&current.cfg.sample));
                     }
                 }
             },
             _ = watchdog_tick.tick(), if ready => {
-                if last_progress.elapsed() < stall_limit {
+                if last_progress.elapsed() < stall_limit(&current.cfg) {
                     notifier.watchdog();
                 } else if !stall_warned {
                     stall_warned = true;
@@ -239,8 +299,71 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
                     );
                 }
             },
+            changed = incoming_rx.changed(), if control.is_some() => {
+                if changed.is_ok() {
+                    let msg = incoming_rx.borrow_and_update().clone();
+                    if let (Some(msg), Some(c)) = (msg, control.as_mut()) {
+                        if let Action::Switch(next) = c.on_message(msg, &current) {
+                            switch_to = Some((*next, false));
+                        }
+                    }
+                }
+            },
+            changed = link_rx.changed(), if control.is_some() => {
+                if changed.is_ok() {
+                    let connections = link_rx.borrow_and_update().connections;
+                    if let Some(c) = control.as_mut() {
+                        c.on_link(connections, &current);
+                    }
+                }
+            },
+            _ = async { tokio::time::sleep_until(health_deadline.expect("guarded")).await }, if health_deadline.is_some() => {
+                let last_error = link_rx.borrow().last_error.clone();
+                if let Some(back) = control.as_mut().and_then(|c| c.rollback(last_error)) {
+                    switch_to = Some((back, true));
+                }
+            },
             _ = sigterm.recv() => { log::info!("SIGTERM received, stopping"); break; }
             _ = sigint.recv() => { log::info!("SIGINT received, stopping"); break; }
+        }
+
+        if let Some((next, rollback)) = switch_to {
+            // Everything the new config needs was built and checked by validation; switching
+            // cannot fail half-way.
+            if next.changed(&current, "sample") {
+                if next.cfg.sample.interval != current.cfg.sample.interval {
+                    tick = interval(next.cfg.sample.interval);
+                    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+                    tick.reset();
+                }
+                match sampler.as_mut() {
+                    Some(s) => *s = HostSampler::new(&next.cfg.sample),
+                    None => rebuild_sampler = true,
+                }
+            }
+            if next.changed(&current, "store") {
+                if let Err(e) = store_handle.reconfigure(next.cfg.store.clone()).await {
+                    log::warn!("store: {e}");
+                }
+            }
+            log::set_max_level(next.cfg.agent.log_level);
+            let uplink_changed = next.changed(&current, "mqtt");
+            let connections_before = link_rx.borrow().connections;
+            if uplink_changed {
+                uplink.stop().await;
+                uplink.start(&next.cfg, &store_handle);
+            }
+            log::info!(
+                "now running {}: sampling every {}",
+                next.cfg.origin,
+                crate::config::units::format_duration(next.cfg.sample.interval)
+            );
+            current = next;
+            if !rollback {
+                if let Some(c) = control.as_mut() {
+                    c.switched(&current, uplink_changed.then_some(connections_before));
+                }
+            }
         }
     }
 
@@ -249,10 +372,7 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
     if let Some(task) = server_task {
         let _ = tokio::time::timeout(Duration::from_millis(500), task).await;
     }
-    if let Some(task) = mqtt_task {
-        // Publishes the offline status and disconnects; what is unacknowledged stays stored.
-        let _ = tokio::time::timeout(Duration::from_millis(500), task).await;
-    }
+    uplink.stop().await;
     match tokio::task::spawn_blocking(move || store.shutdown(Duration::from_millis(1200))).await {
         Ok(true) => {}
         _ => log::warn!("store did not finish its final commit in time"),

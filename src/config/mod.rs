@@ -10,6 +10,7 @@
 //! the agent runs on the embedded default, which is simply every key at its default.
 
 pub mod board;
+pub mod remote;
 pub mod schema;
 pub mod units;
 pub mod validate;
@@ -71,6 +72,8 @@ impl fmt::Display for Problems {
 pub enum Origin {
     Embedded,
     File(PathBuf),
+    /// A remote config (MQTT config topic) of this version, on top of the local file.
+    Remote(u64),
 }
 
 impl fmt::Display for Origin {
@@ -78,8 +81,19 @@ impl fmt::Display for Origin {
         match self {
             Origin::Embedded => f.write_str("embedded default configuration"),
             Origin::File(p) => write!(f, "{}", p.display()),
+            Origin::Remote(v) => write!(f, "remote config version {v}"),
         }
     }
+}
+
+/// The local configuration as a document (the TOML file as JSON values, `{}` for the
+/// embedded default), kept so a remote config can be laid over it.
+#[derive(Debug, Clone)]
+pub struct Base {
+    pub doc: serde_json::Value,
+    pub origin: Origin,
+    /// The `--board` override, which applies to remote configs too.
+    pub board: Option<String>,
 }
 
 #[derive(Debug)]
@@ -130,7 +144,21 @@ pub fn parse_toml(text: &str, origin: Origin, board: Option<&str>) -> Result<Con
             .map_err(|e| (e.path().to_string(), e.inner().to_string())),
     };
     match raw {
-        Ok(raw) => validate::validate(raw, origin, board),
+        Ok(raw) => {
+            let mut cfg = validate::validate(raw, origin.clone(), board)?;
+            // The same text as a document, for remote configs to be laid over. It parsed as
+            // RawConfig, so it parses as a table; no datetimes get past the schema.
+            let doc = toml::from_str::<toml::Table>(text)
+                .ok()
+                .and_then(|t| serde_json::to_value(t).ok())
+                .unwrap_or_else(|| serde_json::Value::Object(Default::default()));
+            cfg.base = std::sync::Arc::new(Base {
+                doc,
+                origin,
+                board: board.map(str::to_string),
+            });
+            Ok(cfg)
+        }
         Err((path, message)) => {
             let mut problems = Problems::default();
             let path = if path == "." { String::new() } else { path };
@@ -198,7 +226,7 @@ mod tests {
         let ok = parse_toml("[mqtt]\nurl = \"mqtt://[::1]:1884\"\n", Origin::Embedded, None).unwrap();
         assert_eq!(ok.mqtt.map(|m| (m.host, m.port)), Some(("::1".to_string(), 1884)));
         assert!(parse_toml("", Origin::Embedded, None).unwrap().mqtt.is_none());
-        let text = "[mqtt]\nurl = \"mqtts://b:8883\"\nqos = 2\npassword_file = \"/nonexistent/pw\"\n\
+        let text = "[mqtt]\nurl = \"tcp://b:8883\"\nqos = 2\npassword_file = \"/nonexistent/pw\"\n\
                     topic_prefix = \"a/#\"\nreconnect_min = \"10s\"\nreconnect_max = \"2s\"\n";
         let err = parse_toml(text, Origin::Embedded, None).unwrap_err().to_string();
         for key in [

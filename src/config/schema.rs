@@ -101,8 +101,13 @@ pub struct RawMaxAge {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMqtt {
-    /// `mqtt://host[:port]`.
+    /// `mqtt://host[:port]` or `mqtts://host[:port]` (TLS).
     pub url: Option<String>,
+    /// PEM CA bundle for mqtts://; default the system trust store.
+    pub ca_file: Option<String>,
+    /// PEM client certificate and key (mutual TLS).
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
     pub client_id: Option<String>,
     pub username: Option<String>,
     /// File holding the password (never the password itself in the config).
@@ -116,4 +121,12 @@ pub struct RawMqtt {
     pub linger: Option<String>,
     pub reconnect_min: Option<String>,
     pub reconnect_max: Option<String>,
+    /// Backlog bytes per second after an outage (`"0"`: unlimited); live data goes first.
+    pub backfill_rate: Option<String>,
+    /// `none` (default) or `gzip`.
+    pub compression: Option<String>,
+    /// Take configuration from the retained `<prefix>/<id>/config` topic (default true).
+    pub remote_config: Option<bool>,
+    /// How long a remotely applied config has to bring the uplink back before it is rolled back.
+    pub health_window: Option<String>,
 }

@@ -6,3 +6,4 @@
 
 pub mod mqtt;
 pub mod payload;
+pub mod tls;

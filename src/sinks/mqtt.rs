@@ -1,5 +1,6 @@
-//! The MQTT uplink: forwards stored records in batches to `<prefix>/<id>/<class>` and keeps
-//! `<prefix>/<id>/status` (retained) up to date, with a retained last will saying "offline".
+//! The MQTT uplink: forwards stored records in batches to `<prefix>/<id>/<class>`, keeps
+//! `<prefix>/<id>/status` (retained) up to date with a retained last will saying "offline",
+//! receives the retained `<prefix>/<id>/config` and publishes `<prefix>/<id>/config/status`.
 //!
 //! Delivery is at least once, with the store as the only source of truth: a batch is
 //! acknowledged in the store only after the broker's PUBACK for every publish that carried it.
@@ -9,24 +10,69 @@
 //! per connection makes that explicit, and everything not acknowledged is read again from the
 //! store and re-sent. Reconnects back off exponentially with full jitter, the first one
 //! included, so a fleet does not reconnect in step after a broker restart.
+//!
+//! **Live first.** Each connection splits the store at the durable sequence number it finds
+//! when it connects: everything after it is *live* and goes out as soon as it is durable;
+//! everything up to it that is not acknowledged is the *backlog*, drained in order behind the
+//! live data at `backfill_rate` bytes per second. Each lane always has an in-flight slot of
+//! its own, so neither can starve the other; the store's range acknowledgements let the live
+//! lane acknowledge ahead of the backlog.
 
 use std::collections::{HashMap, VecDeque};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, LastWill, MqttOptions, Outgoing, Packet, QoS, StateError,
+    TlsConfiguration, Transport,
+};
 use tokio::sync::watch;
 
-use super::payload::batch_json;
-use crate::config::validate::MqttConfig;
-use crate::store::{Class, StoreHandle};
+use super::payload::{batch_json, gzip};
+use crate::config::validate::{Compression, MqttConfig};
+use crate::store::{Class, Record, StoreHandle};
 use crate::telemetry::VERSION;
 
 pub const SINK: &str = "mqtt";
+
+/// Incoming packets above this size end the connection (rumqttc's limit); a retained config
+/// that large is refused without subscribing again (see `Shared::config_too_large`).
+pub const MAX_INCOMING: usize = 1 << 20;
+
+/// The uplink's state, for the runtime (remote config health) and the agent's metrics.
+#[derive(Debug, Clone, Default)]
+pub struct Link {
+    pub connected: bool,
+    /// Successful connections since the agent started (across sink instances).
+    pub connections: u64,
+    /// Why the last connection attempt or connection failed.
+    pub last_error: Option<String>,
+}
+
+/// A message that arrived on the config topic.
+#[derive(Debug, Clone)]
+pub enum Incoming {
+    Config(Arc<Vec<u8>>),
+    /// The retained config exceeded the packet limit; its size when known.
+    TooLarge(Option<usize>),
+}
+
+/// Channels between the sink and the runtime; they outlive sink instances (a remote config
+/// that changes `[mqtt]` replaces the sink).
+#[derive(Clone)]
+pub struct Links {
+    pub link: Arc<watch::Sender<Link>>,
+    /// Config payloads, latest wins (the topic is retained desired state).
+    pub incoming: Arc<watch::Sender<Option<Incoming>>>,
+    /// The retained `config/status` payload to publish, when there is one.
+    pub config_status: watch::Receiver<Option<Arc<Vec<u8>>>>,
+}
 
 /// One read from the store, sent as one publish per class present in it.
 struct Batch {
     after: u64,
     last: u64,
+    live: bool,
     /// Publishes not yet acknowledged by the broker.
     outstanding: usize,
 }
@@ -63,10 +109,68 @@ fn status(state: &str, boot_id: &str, started_at: i64) -> Vec<u8> {
     .expect("plain data serializes")
 }
 
+/// A token bucket in bytes per second for the backlog lane; rate 0 means unlimited.
+struct Bucket {
+    rate: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(rate: u64) -> Bucket {
+        Bucket {
+            rate: rate as f64,
+            tokens: rate as f64,
+            at: Instant::now(),
+        }
+    }
+
+    fn refill(&mut self) {
+        let now = Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate).min(self.rate.max(1.0));
+        self.at = now;
+    }
+
+    /// Bytes the next backlog batch may carry now, or how long to wait for enough of them
+    /// (a quarter of a second's worth, or one batch, whichever is smaller).
+    fn allowance(&mut self, batch: usize) -> Result<usize, Duration> {
+        if self.rate <= 0.0 {
+            return Ok(batch);
+        }
+        self.refill();
+        let want = (self.rate / 4.0).min(batch as f64).max(1.0);
+        if self.tokens >= want {
+            Ok((self.tokens as usize).clamp(1, batch))
+        } else {
+            Err(Duration::from_secs_f64((want - self.tokens) / self.rate))
+        }
+    }
+
+    fn spend(&mut self, bytes: usize) {
+        if self.rate > 0.0 {
+            self.tokens -= bytes as f64;
+        }
+    }
+}
+
 pub struct MqttSink {
     pub cfg: MqttConfig,
     pub gateway: String,
     pub store: StoreHandle,
+    pub links: Links,
+}
+
+/// The state of one connection.
+struct Session {
+    batches: HashMap<u64, Batch>,
+    next_batch: u64,
+    /// Every publish of this task in publish order, waiting for its packet id: the batch it
+    /// carries, or None for a status message.
+    unassigned: VecDeque<Option<u64>>,
+    by_pkid: HashMap<u16, u64>,
+    live_in: usize,
+    backlog_in: usize,
 }
 
 impl MqttSink {
@@ -78,38 +182,46 @@ impl MqttSink {
         let mut o = MqttOptions::new(self.cfg.client_id.clone(), self.cfg.host.clone(), self.cfg.port);
         o.set_keep_alive(self.cfg.keep_alive)
             .set_clean_session(true)
-            .set_inflight(self.cfg.max_inflight as u16 * 3)
+            // Two lanes of batches (one publish per class each) plus status messages.
+            .set_inflight(((self.cfg.max_inflight + 1) * 3 + 4) as u16)
             // A batch must fit: raise rumqttc's 10 KiB default packet limits.
-            .set_max_packet_size(1 << 20, self.cfg.max_batch_bytes * 2 + 64 * 1024)
+            .set_max_packet_size(MAX_INCOMING, self.cfg.max_batch_bytes * 2 + 64 * 1024)
             .set_last_will(LastWill::new(
                 self.topic("status"),
                 status("offline", boot_id, started_at),
                 QoS::AtLeastOnce,
                 true,
             ));
+        if let Some(tls) = &self.cfg.tls {
+            o.set_transport(Transport::Tls(TlsConfiguration::Rustls(Arc::clone(&tls.client))));
+        }
         if let Some(user) = &self.cfg.username {
             o.set_credentials(user.clone(), self.cfg.password.clone().unwrap_or_default());
         }
         o
     }
 
+    fn set_link(&self, f: impl FnOnce(&mut Link)) {
+        self.links.link.send_modify(f);
+    }
+
     /// Runs until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         if let Err(e) = self.store.register_sink(SINK, &Class::ALL).await {
             log::error!("mqtt: {e}");
             return;
         }
+        self.set_link(|l| l.connected = false);
         let boot_id = format!("{:016x}", random_u64());
         let started_at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
-        let qos = if self.cfg.qos == 0 {
-            QoS::AtMostOnce
-        } else {
-            QoS::AtLeastOnce
-        };
+        let url = self.cfg.url();
         let mut attempt = 0u32;
+        // Set when the retained config was too large to receive: the next connections do not
+        // subscribe to it again (that would end every connection the same way).
+        let mut config_too_large = false;
         loop {
             // Jittered before every attempt, the first included.
             let wait = backoff(self.cfg.reconnect_min, self.cfg.reconnect_max, attempt);
@@ -119,7 +231,6 @@ impl MqttSink {
             }
             attempt = attempt.saturating_add(1);
             let (client, mut events) = AsyncClient::new(self.options(&boot_id, started_at), 64);
-            // Connect.
             let connected = tokio::select! {
                 r = events.poll() => r,
                 _ = shutdown.changed() => return,
@@ -131,101 +242,176 @@ impl MqttSink {
                     continue;
                 }
                 Err(e) => {
-                    log::warn!("mqtt: cannot connect to {}:{}: {e}", self.cfg.host, self.cfg.port);
+                    let msg = format!("cannot connect to {url}: {e}");
+                    if attempt == 1 || attempt % 10 == 0 {
+                        log::warn!("mqtt: {msg}");
+                    }
+                    self.set_link(|l| l.last_error = Some(msg));
                     continue;
                 }
             }
-            log::info!(
-                "mqtt: connected to {}:{} as {}",
-                self.cfg.host,
-                self.cfg.port,
-                self.cfg.client_id
-            );
+            log::info!("mqtt: connected to {url} as {}", self.cfg.client_id);
             attempt = 0;
+            self.set_link(|l| {
+                l.connected = true;
+                l.connections += 1;
+            });
             let online = status("online", &boot_id, started_at);
-            let stop = self
-                .session(&client, &mut events, qos, online, &mut shutdown)
+            let end = self
+                .session(&client, &mut events, online, config_too_large, &mut shutdown)
                 .await;
-            if stop {
-                let _ = client
-                    .publish(
-                        self.topic("status"),
-                        QoS::AtLeastOnce,
-                        true,
-                        status("offline", &boot_id, started_at),
-                    )
+            self.set_link(|l| l.connected = false);
+            match end {
+                End::Shutdown => {
+                    let _ = client
+                        .publish(
+                            self.topic("status"),
+                            QoS::AtLeastOnce,
+                            true,
+                            status("offline", &boot_id, started_at),
+                        )
+                        .await;
+                    let _ = client.disconnect().await;
+                    // Let the eventloop flush the offline status and the DISCONNECT, briefly.
+                    let _ = tokio::time::timeout(Duration::from_millis(300), async {
+                        while let Ok(ev) = events.poll().await {
+                            if matches!(ev, Event::Outgoing(Outgoing::Disconnect)) {
+                                break;
+                            }
+                        }
+                    })
                     .await;
-                let _ = client.disconnect().await;
-                // Let the eventloop flush the offline status and the DISCONNECT, briefly.
-                let _ = tokio::time::timeout(Duration::from_millis(300), async {
-                    while let Ok(ev) = events.poll().await {
-                        if matches!(ev, Event::Outgoing(Outgoing::Disconnect)) {
-                            break;
+                    return;
+                }
+                End::Lost(e) => {
+                    if let ConnectionError::MqttState(StateError::Deserialization(
+                        rumqttc::Error::PayloadSizeLimitExceeded(n),
+                    )) = &e
+                    {
+                        if !config_too_large {
+                            log::error!(
+                                "mqtt: a {n}-byte packet exceeds the {MAX_INCOMING}-byte limit; \
+                                 not subscribing to the config topic again until restart"
+                            );
+                            config_too_large = true;
+                            self.links
+                                .incoming
+                                .send_replace(Some(Incoming::TooLarge(Some(*n))));
                         }
                     }
-                })
-                .await;
-                return;
+                    self.set_link(|l| l.last_error = Some(format!("connection to {url} lost: {e}")));
+                }
+                End::Failed => {}
             }
         }
     }
 
-    /// One connection: read, publish, match PUBACKs, acknowledge. Returns true on shutdown,
-    /// false when the connection is lost.
+    /// One connection: subscribe, read, publish, match PUBACKs, acknowledge.
     async fn session(
-        &self,
+        &mut self,
         client: &AsyncClient,
         events: &mut rumqttc::EventLoop,
-        qos: QoS,
         online: Vec<u8>,
+        config_too_large: bool,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> bool {
-        let mut batches: HashMap<u64, Batch> = HashMap::new();
-        let mut next_batch = 0u64;
-        // Every publish of this task in publish order, waiting for its packet id: the batch it
-        // carries, or None for a status message.
-        let mut unassigned: VecDeque<Option<u64>> = VecDeque::new();
-        unassigned.push_back(None);
-        if client
-            .publish(self.topic("status"), QoS::AtLeastOnce, true, online)
+    ) -> End {
+        let qos = if self.cfg.qos == 0 {
+            QoS::AtMostOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        let mut s = Session {
+            batches: HashMap::new(),
+            next_batch: 0,
+            unassigned: VecDeque::new(),
+            by_pkid: HashMap::new(),
+            live_in: 0,
+            backlog_in: 0,
+        };
+        let config_topic = self.topic("config");
+        if self
+            .publish_status(client, &mut s, "status", online)
             .await
             .is_err()
         {
-            return false;
+            return End::Failed;
         }
-        let mut by_pkid: HashMap<u16, u64> = HashMap::new();
-        // Everything after the store's cursor is re-read on every new connection.
-        let mut after = 0u64;
+        if self.cfg.remote_config
+            && !config_too_large
+            && client
+                .subscribe(config_topic.clone(), QoS::AtLeastOnce)
+                .await
+                .is_err()
+        {
+            return End::Failed;
+        }
+        let mut config_status = self.links.config_status.clone();
+        let current = config_status.borrow_and_update().clone();
+        if let Some(payload) = current {
+            if self
+                .publish_status(client, &mut s, "config/status", payload.to_vec())
+                .await
+                .is_err()
+            {
+                return End::Failed;
+            }
+        }
+        // Live: everything after what was durable when this connection came up.
+        let boundary = self.store.durable_seq();
+        let mut live_after = boundary;
+        // Backlog: whatever is unacknowledged up to the boundary (the store skips what is
+        // acknowledged; after 0 means "from the sink's cursor").
+        let mut backlog_after = 0u64;
+        let mut backlog_open = true;
+        let mut backlog_records = 0u64;
+        let mut backlog_at = tokio::time::Instant::now();
+        let mut bucket = Bucket::new(self.cfg.backfill_rate);
+        let drain_started = Instant::now();
         let mut linger = tokio::time::interval(self.cfg.linger);
         linger.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let max = self.cfg.max_inflight;
         loop {
-            let room = batches.len() < self.cfg.max_inflight;
+            let total = s.live_in + s.backlog_in;
+            // Each lane always has one slot of its own.
+            let live_room = total < max || s.live_in == 0;
+            let backlog_room = (total < max && s.backlog_in + 1 < max) || s.backlog_in == 0;
             tokio::select! {
                 ev = events.poll() => match ev {
                     Ok(Event::Outgoing(Outgoing::Publish(pkid))) => {
-                        if let Some(Some(id)) = unassigned.pop_front() {
+                        if let Some(Some(id)) = s.unassigned.pop_front() {
                             if qos == QoS::AtMostOnce {
-                                self.done(&mut batches, id).await;
+                                self.done(&mut s, id).await;
                             } else {
-                                by_pkid.insert(pkid, id);
+                                s.by_pkid.insert(pkid, id);
                             }
                         }
                     }
                     Ok(Event::Incoming(Packet::PubAck(ack))) => {
-                        if let Some(id) = by_pkid.remove(&ack.pkid) {
-                            self.done(&mut batches, id).await;
+                        if let Some(id) = s.by_pkid.remove(&ack.pkid) {
+                            self.done(&mut s, id).await;
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) if p.topic == config_topic => {
+                        self.links.incoming.send_replace(Some(Incoming::Config(Arc::new(p.payload.to_vec()))));
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                        if ack.return_codes.iter().any(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure)) {
+                            log::warn!("mqtt: the broker refused the subscription to {config_topic}; remote config is off for this connection");
                         }
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        log::warn!("mqtt: connection lost: {e}; {} batches unacknowledged will be re-sent", batches.len());
-                        return false;
+                        log::warn!(
+                            "mqtt: connection lost: {e}; {} batches unacknowledged will be re-sent",
+                            s.batches.len()
+                        );
+                        return End::Lost(e);
                     }
                 },
-                _ = linger.tick(), if room => {
+                _ = linger.tick(), if live_room => {
                     let records = match self
                         .store
-                        .read_after(SINK, after, self.cfg.max_batch_records, self.cfg.max_batch_bytes)
+                        .read_between(SINK, live_after, u64::MAX, self.cfg.max_batch_records, self.cfg.max_batch_bytes)
                         .await
                     {
                         Ok(r) => r,
@@ -235,41 +421,156 @@ impl MqttSink {
                         }
                     };
                     let Some(last) = records.last().map(|r| r.seq) else { continue };
-                    let id = next_batch;
-                    next_batch += 1;
-                    let mut outstanding = 0;
-                    for class in Class::ALL {
-                        let of_class: Vec<_> = records.iter().filter(|r| r.class == class).collect();
-                        if of_class.is_empty() {
+                    if self.send(client, &mut s, qos, live_after, &records, true).await.is_err() {
+                        return End::Failed;
+                    }
+                    live_after = last;
+                    if records.len() >= self.cfg.max_batch_records {
+                        // More is waiting: come back at once instead of after the linger.
+                        linger.reset_immediately();
+                    }
+                }
+                _ = tokio::time::sleep_until(backlog_at), if backlog_open && backlog_room => {
+                    let bytes = match bucket.allowance(self.cfg.max_batch_bytes) {
+                        Ok(b) => b,
+                        Err(wait) => {
+                            backlog_at = tokio::time::Instant::now() + wait;
                             continue;
                         }
-                        let payload = batch_json(&self.gateway, class, &of_class);
-                        unassigned.push_back(Some(id));
-                        if client.publish(self.topic(class.name()), qos, false, payload).await.is_err() {
-                            return false;
+                    };
+                    let records = match self
+                        .store
+                        .read_between(SINK, backlog_after, boundary, self.cfg.max_batch_records, bytes)
+                        .await
+                    {
+                        Ok(r) => r,
+                        Err(e) => {
+                            log::warn!("mqtt: store: {e}");
+                            backlog_at = tokio::time::Instant::now() + Duration::from_secs(1);
+                            continue;
                         }
-                        outstanding += 1;
+                    };
+                    let Some(last) = records.last().map(|r| r.seq) else {
+                        backlog_open = false;
+                        if backlog_records > 0 {
+                            log::info!(
+                                "mqtt: backlog of {backlog_records} records sent in {:.1} s",
+                                drain_started.elapsed().as_secs_f64()
+                            );
+                        }
+                        continue;
+                    };
+                    if backlog_records == 0 {
+                        log::info!("mqtt: sending the backlog (records up to seq {boundary}) behind live data");
                     }
-                    batches.insert(id, Batch { after, last, outstanding });
-                    after = last;
-                    // More may be waiting: come back at once instead of after the linger.
-                    linger.reset_immediately();
+                    bucket.spend(records.iter().map(|r| r.data.len()).sum());
+                    backlog_records += records.len() as u64;
+                    if self.send(client, &mut s, qos, backlog_after, &records, false).await.is_err() {
+                        return End::Failed;
+                    }
+                    backlog_after = last;
                 }
-                _ = shutdown.changed() => return true,
+                changed = config_status.changed() => {
+                    if changed.is_err() {
+                        continue;
+                    }
+                    let payload = config_status.borrow_and_update().clone();
+                    if let Some(payload) = payload {
+                        if self.publish_status(client, &mut s, "config/status", payload.to_vec()).await.is_err() {
+                            return End::Failed;
+                        }
+                    }
+                }
+                _ = shutdown.changed() => return End::Shutdown,
             }
         }
     }
 
-    async fn done(&self, batches: &mut HashMap<u64, Batch>, id: u64) {
-        let Some(b) = batches.get_mut(&id) else { return };
-        b.outstanding = b.outstanding.saturating_sub(1);
-        if b.outstanding == 0 {
-            let b = batches.remove(&id).expect("present");
-            if let Err(e) = self.store.ack_range(SINK, b.after, b.last).await {
-                log::warn!("mqtt: store: {e}");
+    async fn publish_status(
+        &self,
+        client: &AsyncClient,
+        s: &mut Session,
+        leaf: &str,
+        payload: Vec<u8>,
+    ) -> Result<(), rumqttc::ClientError> {
+        s.unassigned.push_back(None);
+        client
+            .publish(self.topic(leaf), QoS::AtLeastOnce, true, payload)
+            .await
+    }
+
+    /// Publishes `records` (read after `after`) as one batch: one publish per class.
+    async fn send(
+        &self,
+        client: &AsyncClient,
+        s: &mut Session,
+        qos: QoS,
+        after: u64,
+        records: &[Record],
+        live: bool,
+    ) -> Result<(), rumqttc::ClientError> {
+        let Some(last) = records.last().map(|r| r.seq) else {
+            return Ok(());
+        };
+        let id = s.next_batch;
+        s.next_batch += 1;
+        let mut outstanding = 0;
+        for class in Class::ALL {
+            let of_class: Vec<&Record> = records.iter().filter(|r| r.class == class).collect();
+            if of_class.is_empty() {
+                continue;
             }
+            let mut payload = batch_json(&self.gateway, class, &of_class);
+            if self.cfg.compression == Compression::Gzip {
+                payload = gzip(&payload);
+            }
+            s.unassigned.push_back(Some(id));
+            outstanding += 1;
+            client
+                .publish(self.topic(class.name()), qos, false, payload)
+                .await?;
+        }
+        s.batches.insert(
+            id,
+            Batch {
+                after,
+                last,
+                live,
+                outstanding,
+            },
+        );
+        if live {
+            s.live_in += 1;
+        } else {
+            s.backlog_in += 1;
+        }
+        Ok(())
+    }
+
+    async fn done(&self, s: &mut Session, id: u64) {
+        let Some(b) = s.batches.get_mut(&id) else { return };
+        b.outstanding = b.outstanding.saturating_sub(1);
+        if b.outstanding > 0 {
+            return;
+        }
+        let Some(b) = s.batches.remove(&id) else { return };
+        if b.live {
+            s.live_in -= 1;
+        } else {
+            s.backlog_in -= 1;
+        }
+        if let Err(e) = self.store.ack_range(SINK, b.after, b.last).await {
+            log::warn!("mqtt: store: {e}");
         }
     }
+}
+
+enum End {
+    Shutdown,
+    /// The connection broke.
+    Lost(ConnectionError),
+    /// A request could not be queued (the event loop is gone).
+    Failed,
 }
 
 #[cfg(test)]
@@ -288,5 +589,23 @@ mod tests {
         // The first wait is jittered too: not always the same.
         let waits: std::collections::HashSet<_> = (0..20).map(|_| backoff(min, max, 0)).collect();
         assert!(waits.len() > 1);
+    }
+
+    #[test]
+    fn bucket_limits_the_backlog_rate() {
+        let mut b = Bucket::new(0);
+        assert_eq!(b.allowance(1000), Ok(1000), "0 is unlimited");
+        let mut b = Bucket::new(10_000);
+        // A full bucket allows one batch of at most a second's worth.
+        assert_eq!(b.allowance(64 << 10), Ok(10_000));
+        b.spend(10_000);
+        let wait = b.allowance(64 << 10).unwrap_err();
+        assert!(
+            wait > Duration::from_millis(200) && wait <= Duration::from_millis(250),
+            "{wait:?}"
+        );
+        // An oversized record overdraws the bucket; the wait grows accordingly.
+        b.spend(20_000);
+        assert!(b.allowance(64 << 10).unwrap_err() > Duration::from_secs(2));
     }
 }

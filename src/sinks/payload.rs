@@ -64,3 +64,43 @@ pub fn batch_json(gateway: &str, class: Class, records: &[&Record]) -> Vec<u8> {
     };
     serde_json::to_vec(&batch).expect("plain data serializes")
 }
+
+/// `data` as a gzip member (RFC 1952): consumers detect it by its first two bytes, 1f 8b,
+/// which JSON never starts with. Level 6, the zlib default.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let deflated = miniz_oxide::deflate::compress_to_vec(data, 6);
+    let mut out = Vec::with_capacity(deflated.len() + 18);
+    // ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown)
+    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
+    out.extend_from_slice(&deflated);
+    out.extend_from_slice(&crate::store::record::crc32(data).to_le_bytes());
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_readable_by_gzip() {
+        let data = br#"{"gateway":"gw1","records":[]}"#.repeat(50);
+        let gz = gzip(&data);
+        assert_eq!(&gz[..2], &[0x1f, 0x8b]);
+        assert!(gz.len() < data.len() / 5);
+        // The system's gzip is the reference reader.
+        let Ok(mut child) = std::process::Command::new("gzip")
+            .arg("-dc")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+        else {
+            panic!("gzip (Debian package gzip) is needed for this test");
+        };
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&gz).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.stdout, data);
+    }
+}

@@ -733,6 +733,19 @@ impl Store {
         max_records: usize,
         max_bytes: usize,
     ) -> Result<Vec<Record>, BackendError> {
+        self.read_between(sink, after, u64::MAX, max_records, max_bytes)
+    }
+
+    /// Like [`Store::read_after`], but only records with `seq <= until`: the backlog of a
+    /// sink that sends everything after `until` as live data.
+    pub fn read_between(
+        &mut self,
+        sink: &str,
+        after: u64,
+        until: u64,
+        max_records: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Record>, BackendError> {
         let Some(s) = self.sinks.get(sink) else {
             return Ok(Vec::new());
         };
@@ -754,7 +767,7 @@ impl Store {
                 .unwrap_or(pos + 1);
             let (mut got, mut bytes) = (0usize, 0usize);
             for (first, meta) in index.range(start..) {
-                if got >= max_records || bytes >= max_bytes {
+                if got >= max_records || bytes >= max_bytes || *first > until {
                     break;
                 }
                 if cursor.covers(meta.first_seq, meta.last_seq) {
@@ -783,7 +796,7 @@ impl Store {
                 };
                 for r in records
                     .into_iter()
-                    .filter(|r| r.seq > pos && !cursor.is_acked(r.seq))
+                    .filter(|r| r.seq > pos && r.seq <= until && !cursor.is_acked(r.seq))
                 {
                     got += 1;
                     bytes += r.data.len();
@@ -806,6 +819,16 @@ impl Store {
         }
         out.truncate(keep);
         Ok(out)
+    }
+
+    /// Takes new bounds and commit settings; they apply from the next commit. The backend,
+    /// its cache and the quarantine bound are fixed for the life of the open store.
+    pub fn reconfigure(&mut self, new: &StoreConfig) {
+        self.cfg.commit_interval = new.commit_interval;
+        self.cfg.commit_bytes = new.commit_bytes;
+        self.cfg.max_bytes = new.max_bytes;
+        self.cfg.max_age = new.max_age;
+        self.cfg.min_free_disk = new.min_free_disk;
     }
 
     /// Rewinds a sink's read position to its acknowledged cursor (after a failed send).

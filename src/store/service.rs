@@ -30,10 +30,13 @@ enum Command {
     Read {
         sink: String,
         after: u64,
+        until: u64,
         max_records: usize,
         max_bytes: usize,
         reply: tokio::sync::oneshot::Sender<Result<Vec<Record>, String>>,
     },
+    /// New bounds and commit settings (remote config); the backend and cache stay.
+    Reconfigure(StoreConfig),
     Ack {
         sink: String,
         after: u64,
@@ -51,6 +54,8 @@ struct Shared {
     sent: AtomicU64,
     received: AtomicU64,
     durable: AtomicU64,
+    /// The store's highest durable sequence number.
+    durable_seq: AtomicU64,
     overload: [AtomicU64; 3],
 }
 
@@ -77,13 +82,14 @@ impl StoreThread {
             .spawn(move || {
                 let shared = thread_shared;
                 let mut lock = lock;
+                let mut cfg = cfg;
                 // A damaged file can make the storage engine panic. With panic = "abort"
                 // (release) the process ends, systemd restarts it, and the panic marker gets the
                 // store quarantined; where panics unwind, the same happens here without the
                 // restart: the store is opened again, sees the marker, and is quarantined.
                 loop {
                     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        serve(&dir, &cfg, lock.take(), &rx, &shared)
+                        serve(&dir, &mut cfg, lock.take(), &rx, &shared)
                     }));
                     match run {
                         Ok(()) => break,
@@ -120,13 +126,14 @@ impl StoreThread {
 }
 
 fn publish(store: &Store, shared: &Shared) {
+    shared.durable_seq.store(store.durable_seq(), Ordering::SeqCst);
     *shared.stats.lock().unwrap_or_else(|e| e.into_inner()) = store.stats();
 }
 
 /// The store thread's loop: apply commands, commit when due, publish stats.
 fn serve(
     dir: &std::path::Path,
-    cfg: &StoreConfig,
+    cfg: &mut StoreConfig,
     lock: Option<DataDir>,
     rx: &mpsc::Receiver<Command>,
     shared: &Shared,
@@ -149,16 +156,21 @@ fn serve(
             Ok(Command::Read {
                 sink,
                 after,
+                until,
                 max_records,
                 max_bytes,
                 reply,
             }) => {
                 let r = store
-                    .read_after(&sink, after, max_records, max_bytes)
+                    .read_between(&sink, after, until, max_records, max_bytes)
                     .map_err(|e| e.to_string());
                 let _ = reply.send(r);
             }
             Ok(Command::Ack { sink, after, last }) => store.ack_range(&sink, after, last),
+            Ok(Command::Reconfigure(new)) => {
+                store.reconfigure(&new);
+                *cfg = new;
+            }
             Ok(Command::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
             Err(RecvTimeoutError::Timeout) => {}
         }
@@ -224,12 +236,13 @@ impl StoreHandle {
         .await
     }
 
-    /// The sink's unacknowledged durable records after `after` (see [`Store::read_after`]).
-    /// Waits for the store thread, never blocking the runtime.
-    pub async fn read_after(
+    /// The sink's unacknowledged durable records with `after < seq <= until` (see
+    /// [`Store::read_between`]). Waits for the store thread, never blocking the runtime.
+    pub async fn read_between(
         &self,
         sink: &str,
         after: u64,
+        until: u64,
         max_records: usize,
         max_bytes: usize,
     ) -> Result<Vec<Record>, String> {
@@ -237,6 +250,7 @@ impl StoreHandle {
         self.send(Command::Read {
             sink: sink.to_string(),
             after,
+            until,
             max_records,
             max_bytes,
             reply,
@@ -253,6 +267,16 @@ impl StoreHandle {
             last,
         })
         .await
+    }
+
+    /// Applies new bounds and commit settings (everything but the backend and the cache).
+    pub async fn reconfigure(&self, cfg: StoreConfig) -> Result<(), String> {
+        self.send(Command::Reconfigure(cfg)).await
+    }
+
+    /// The highest sequence number that is durable (as of the last commit).
+    pub fn durable_seq(&self) -> u64 {
+        self.shared.durable_seq.load(Ordering::SeqCst)
     }
 
     /// Tickets up to this one are durable.

@@ -29,6 +29,9 @@ struct Counters {
     http_requests: BTreeMap<u16, u64>,
     http_rejected: u64,
     board_devices: Vec<(&'static str, String, bool)>,
+    /// The remote config version running (0: the local file), and outcomes by result.
+    config_version: u64,
+    config_results: BTreeMap<&'static str, u64>,
 }
 
 pub struct Telemetry {
@@ -38,6 +41,7 @@ pub struct Telemetry {
     /// The host snapshot rendered in the text format, replaced after each cycle.
     exposition: Mutex<Arc<String>>,
     store: Mutex<Option<StoreHandle>>,
+    link: Mutex<Option<tokio::sync::watch::Receiver<crate::sinks::mqtt::Link>>>,
 }
 
 fn now_unix() -> f64 {
@@ -75,6 +79,7 @@ impl Telemetry {
             counters: Mutex::new(Counters::default()),
             exposition: Mutex::new(Arc::new(String::new())),
             store: Mutex::new(None),
+            link: Mutex::new(None),
         })
     }
 
@@ -116,6 +121,22 @@ impl Telemetry {
     }
 
     /// Adds the store's families to the agent's own.
+    pub fn set_link(&self, link: tokio::sync::watch::Receiver<crate::sinks::mqtt::Link>) {
+        *self.link.lock().unwrap_or_else(|e| e.into_inner()) = Some(link);
+    }
+
+    /// A remote config was processed: `result` is applied, rejected or rolled_back; `version`
+    /// is what runs now (0: the local file).
+    pub fn config_result(&self, result: &'static str, version: u64) {
+        let mut c = self.counters();
+        *c.config_results.entry(result).or_default() += 1;
+        c.config_version = version;
+    }
+
+    pub fn set_config_version(&self, version: u64) {
+        self.counters().config_version = version;
+    }
+
     pub fn set_store(&self, store: StoreHandle) {
         *self.store.lock().unwrap_or_else(|e| e.into_inner()) = Some(store);
     }
@@ -229,7 +250,40 @@ impl Telemetry {
         }
         out.push(devices);
         out.extend(collector_families(&c.last_results));
+        out.push(Family::single(
+            "outpost_config_remote_version",
+            "Version of the remote config in use (0: the local file only).",
+            g,
+            c.config_version as f64,
+        ));
+        let mut results = Family::new(
+            "outpost_config_remote_total",
+            "Remote configs processed, by result (applied, rejected, rolled_back).",
+            MetricKind::Counter,
+        );
+        for r in ["applied", "rejected", "rolled_back"] {
+            results.push(
+                vec![("result", r.to_string())],
+                c.config_results.get(r).copied().unwrap_or(0) as f64,
+            );
+        }
+        out.push(results);
         drop(c);
+        if let Some(link) = self.link.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let l = link.borrow().clone();
+            out.push(Family::single(
+                "outpost_mqtt_connected",
+                "Whether the MQTT uplink is connected (1) or not (0).",
+                g,
+                if l.connected { 1.0 } else { 0.0 },
+            ));
+            out.push(Family::single(
+                "outpost_mqtt_connections_total",
+                "Successful connections to the MQTT broker.",
+                MetricKind::Counter,
+                l.connections as f64,
+            ));
+        }
         if let Some(store) = self.store.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             out.extend(store.stats().families());
         }

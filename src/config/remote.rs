@@ -1,0 +1,409 @@
+//! Remote configuration: the JSON document on the retained `<prefix>/<id>/config` topic.
+//!
+//! The document has the TOML file's schema plus a `version` (a whole number that only goes
+//! up). It is laid over the **local file**, not over the previous remote version: a key the
+//! document sets replaces the file's value, a key it leaves out keeps the file's value. So
+//! each version is complete for what it controls, and removing a key from the next version
+//! returns that key to the file's value.
+//!
+//! Checks, in order, each failure a rejection with key paths: size (≤ [`MAX_BYTES`]), JSON
+//! syntax, `version`, the schema on the document alone (unknown keys, wrong types), keys that
+//! are local-only ([`ALLOWED`]), then the full stage-two validation of the merged document —
+//! the same code as for the file. Nothing here touches the running agent; the runtime swaps
+//! in the returned [`Config`] only when all of it passed.
+//!
+//! The accepted document is persisted as the *last known good* (`remote-config.json` in the
+//! data directory) once the uplink has come back with it, and used from the next start on,
+//! before any broker is reachable.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::{schema::RawConfig, validate, Base, Config, ConfigError, Origin, Problems};
+
+/// Largest config payload considered (bytes).
+pub const MAX_BYTES: usize = 64 * 1024;
+
+/// The file in the data directory holding the last known good remote config.
+pub const STATE_FILE: &str = "remote-config.json";
+
+/// Key paths (and whole sections, by prefix) a remote config may set. Everything else is
+/// local-only: the gateway's identity, where data lives, what the agent reads from the local
+/// filesystem, credentials and the MQTT identity, the local endpoint's exposure, the store's
+/// engine, and the rollback settings that protect the uplink.
+pub const ALLOWED: &[&str] = &[
+    "agent.log_level",
+    "sample.interval",
+    "sample.collectors",
+    "sample.filesystem",
+    "sample.netdev",
+    "store.commit_interval",
+    "store.commit_bytes",
+    "store.max_bytes",
+    "store.max_age",
+    "store.min_free_disk",
+    "mqtt.url",
+    "mqtt.keep_alive",
+    "mqtt.qos",
+    "mqtt.max_batch_bytes",
+    "mqtt.max_batch_records",
+    "mqtt.max_inflight",
+    "mqtt.linger",
+    "mqtt.reconnect_min",
+    "mqtt.reconnect_max",
+    "mqtt.backfill_rate",
+    "mqtt.compression",
+];
+
+fn allowed(path: &str) -> bool {
+    ALLOWED
+        .iter()
+        .any(|a| path == *a || (path.starts_with(a) && path[a.len()..].starts_with(['.', '['])))
+}
+
+/// A remote config that was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The document's version, when it could be read.
+    pub version: Option<u64>,
+    pub problems: Problems,
+}
+
+impl Rejection {
+    fn one(version: Option<u64>, path: &str, message: impl Into<String>) -> Rejection {
+        let mut problems = Problems::default();
+        problems.add(path, message);
+        Rejection { version, problems }
+    }
+}
+
+/// Reads the payload's JSON and `version` (the first checks, done before comparing the
+/// version with what was applied).
+pub fn read_version(payload: &[u8]) -> Result<(u64, Map<String, Value>), Rejection> {
+    if payload.len() > MAX_BYTES {
+        return Err(Rejection::one(
+            None,
+            "",
+            format!("payload is {} bytes; the limit is {MAX_BYTES}", payload.len()),
+        ));
+    }
+    let doc: Value = serde_json::from_slice(payload)
+        .map_err(|e| Rejection::one(None, "", format!("invalid JSON: {e}")))?;
+    let Value::Object(mut doc) = doc else {
+        return Err(Rejection::one(None, "", "expected a JSON object"));
+    };
+    let version = match doc.remove("version") {
+        None => {
+            return Err(Rejection::one(
+                None,
+                "version",
+                "required: a whole number that goes up with each change",
+            ))
+        }
+        Some(v) => match v.as_u64() {
+            Some(n) if n > 0 => n,
+            _ => {
+                return Err(Rejection::one(
+                    None,
+                    "version",
+                    format!("{v}: expected a whole number above 0"),
+                ))
+            }
+        },
+    };
+    Ok((version, doc))
+}
+
+/// Checks a document (without `version`) and builds the config it makes with `base`.
+/// Returns the config and the merged document.
+pub fn build(version: u64, doc: Map<String, Value>, base: &Base) -> Result<(Config, Value), Rejection> {
+    let reject = |problems: Problems| Rejection {
+        version: Some(version),
+        problems,
+    };
+    let doc = Value::Object(doc);
+    // Stage one on the document alone: unknown keys and wrong types, with their paths.
+    if let Err(e) = serde_path_to_error::deserialize::<_, RawConfig>(&doc) {
+        let mut p = Problems::default();
+        let path = e.path().to_string();
+        p.add(if path == "." { "" } else { &path }, e.inner().to_string());
+        return Err(reject(p));
+    }
+    let mut p = Problems::default();
+    let mut leaves = Vec::new();
+    paths(&doc, String::new(), &mut leaves);
+    for path in leaves {
+        if !allowed(&path) {
+            p.add(
+                &path,
+                "local only: set it in the agent's config file, not remotely",
+            );
+        }
+    }
+    if !p.is_empty() {
+        return Err(reject(p));
+    }
+    if doc.get("mqtt").is_some() && base.doc.get("mqtt").is_none() {
+        let mut p = Problems::default();
+        p.add(
+            "mqtt",
+            "the local file has no [mqtt] section; a remote config cannot add the uplink",
+        );
+        return Err(reject(p));
+    }
+    let mut merged = base.doc.clone();
+    merge(&mut merged, doc);
+    let raw = match serde_path_to_error::deserialize::<_, RawConfig>(&merged) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let mut p = Problems::default();
+            p.add(&e.path().to_string(), e.inner().to_string());
+            return Err(reject(p));
+        }
+    };
+    match validate::validate(raw, Origin::Remote(version), base.board.as_deref()) {
+        Ok(mut cfg) => {
+            cfg.base = std::sync::Arc::new(base.clone());
+            Ok((cfg, merged))
+        }
+        Err(ConfigError::Invalid { problems, .. }) => Err(reject(problems)),
+        Err(e) => Err(Rejection::one(Some(version), "", e.to_string())),
+    }
+}
+
+/// The key paths of a document's leaves (arrays count as one value).
+fn paths(v: &Value, prefix: String, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, v) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                paths(v, p, out);
+            }
+        }
+        _ if !prefix.is_empty() => out.push(prefix),
+        _ => {}
+    }
+}
+
+/// Lays `over` onto `base`: tables merge key by key, every other value replaces.
+pub fn merge(base: &mut Value, over: Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+/// What is kept in the data directory between starts.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Persisted {
+    /// The last remote config that was applied and brought the uplink back (the document as
+    /// received, with its version).
+    pub applied: Option<Value>,
+    /// The highest version processed (applied, rejected or rolled back): the retained message
+    /// arriving again after a reconnect or restart is not processed twice.
+    #[serde(default)]
+    pub last_seen: u64,
+    /// A version switched to but not yet confirmed by the uplink coming back; found at a
+    /// start, it is reported as rolled back.
+    #[serde(default)]
+    pub pending: Option<u64>,
+}
+
+impl Persisted {
+    pub fn load(dir: &Path) -> Result<Option<Persisted>, String> {
+        let path = dir.join(STATE_FILE);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+
+    /// Written to a temporary file, synced and renamed: a crash leaves the old or the new.
+    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
+        use std::io::Write;
+        let tmp = dir.join(format!("{STATE_FILE}.tmp"));
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, dir.join(STATE_FILE))?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+/// The `config/status` payload.
+pub fn status_json(version: Option<u64>, result: &str, problems: &[String], at_ms: i64) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "version": version,
+        "result": result,
+        "errors": problems,
+        "at": at_ms,
+    }))
+    .expect("plain data serializes")
+}
+
+/// Problems as `path: message` strings for the status payload.
+pub fn problem_strings(p: &Problems) -> Vec<String> {
+    p.iter()
+        .map(|p| {
+            if p.path.is_empty() {
+                p.message.clone()
+            } else {
+                format!("{}: {}", p.path, p.message)
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn base() -> Base {
+        let cfg = super::super::parse_toml(
+            "[agent]\nid = \"gw1\"\ndata_dir = \"/tmp/x\"\n[sample]\ninterval = \"10s\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:1883\"\nlinger = \"1s\"\n",
+            Origin::Embedded,
+            None,
+        )
+        .unwrap();
+        (*cfg.base).clone()
+    }
+
+    fn apply(json: &str) -> Result<Config, Rejection> {
+        let (v, doc) = read_version(json.as_bytes())?;
+        build(v, doc, &base()).map(|(c, _)| c)
+    }
+
+    fn paths_of(r: Rejection) -> Vec<String> {
+        r.problems.iter().map(|p| p.path.clone()).collect()
+    }
+
+    #[test]
+    fn a_document_is_laid_over_the_file() {
+        let cfg = apply(r#"{"version": 3, "sample": {"interval": "2s"}, "mqtt": {"qos": 0}}"#).unwrap();
+        assert_eq!(cfg.origin, Origin::Remote(3));
+        assert_eq!(cfg.sample.interval, Duration::from_secs(2));
+        let m = cfg.mqtt.unwrap();
+        assert_eq!(
+            (m.qos, m.linger, m.port),
+            (0, Duration::from_secs(1), 1883),
+            "file values kept"
+        );
+        assert_eq!(cfg.agent.id, "gw1");
+        // Each version starts from the file again: a key left out returns to the file's value.
+        let cfg = apply(r#"{"version": 4}"#).unwrap();
+        assert_eq!(cfg.sample.interval, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn bad_documents_are_rejected_with_key_paths() {
+        let too_big = format!(r#"{{"version": 1, "x": "{}"}}"#, "a".repeat(MAX_BYTES));
+        for (doc, path, words) in [
+            ("{not json", "", "invalid JSON"),
+            ("[1]", "", "JSON object"),
+            (r#"{"sample": {}}"#, "version", "required"),
+            (r#"{"version": -1}"#, "version", "whole number"),
+            (r#"{"version": "7"}"#, "version", "whole number"),
+            (too_big.as_str(), "", "limit"),
+            (
+                r#"{"version": 2, "sample": {"intervall": "1s"}}"#,
+                "sample.intervall",
+                "unknown field `intervall`",
+            ),
+            (
+                r#"{"version": 2, "sample": {"interval": 5}}"#,
+                "sample.interval",
+                "invalid type",
+            ),
+            (
+                r#"{"version": 2, "agent": {"data_dir": "/elsewhere"}}"#,
+                "agent.data_dir",
+                "local only",
+            ),
+            (
+                r#"{"version": 2, "mqtt": {"client_id": "x"}}"#,
+                "mqtt.client_id",
+                "local only",
+            ),
+            (
+                r#"{"version": 2, "mqtt": {"password_file": "/etc/shadow"}}"#,
+                "mqtt.password_file",
+                "local only",
+            ),
+            (
+                r#"{"version": 2, "metrics": {"listen": "0.0.0.0:9110"}}"#,
+                "metrics.listen",
+                "local only",
+            ),
+            (
+                r#"{"version": 2, "sample": {"interval": "0s"}}"#,
+                "sample.interval",
+                "",
+            ),
+            (
+                r#"{"version": 2, "sample": {"netdev": {"device_exclude": "^(eth"}}}"#,
+                "sample.netdev.device_exclude",
+                "",
+            ),
+            (
+                r#"{"version": 2, "mqtt": {"url": "http://x"}}"#,
+                "mqtt.url",
+                "expected mqtt://",
+            ),
+        ] {
+            let r = apply(doc).expect_err(doc);
+            let shown = format!("{r:?}");
+            assert!(paths_of(r.clone()).contains(&path.to_string()), "{doc}: {shown}");
+            assert!(shown.contains(words), "{doc}: {shown}");
+        }
+        // Every local-only key is reported, not only the first.
+        let r =
+            apply(r#"{"version": 2, "agent": {"id": "x", "board": "rpi4"}, "store": {"backend": "sled"}}"#)
+                .unwrap_err();
+        assert_eq!(paths_of(r).len(), 3);
+    }
+
+    #[test]
+    fn no_uplink_from_a_remote_config() {
+        let b = super::super::parse_toml("[agent]\nid = \"gw1\"\n", Origin::Embedded, None).unwrap();
+        let (v, doc) = read_version(br#"{"version": 1, "mqtt": {"qos": 0}}"#).unwrap();
+        assert!(build(v, doc, &b.base).is_err());
+    }
+
+    #[test]
+    fn persisted_state_round_trips() {
+        let dir = std::env::temp_dir().join(format!("outpost-remote-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(Persisted::load(&dir).unwrap(), None);
+        let p = Persisted {
+            applied: Some(serde_json::json!({"version": 3, "sample": {"interval": "2s"}})),
+            last_seen: 4,
+            pending: Some(4),
+        };
+        p.save(&dir).unwrap();
+        assert_eq!(Persisted::load(&dir).unwrap(), Some(p));
+        std::fs::write(dir.join(STATE_FILE), b"{garbage").unwrap();
+        assert!(Persisted::load(&dir).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
