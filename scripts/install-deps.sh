@@ -12,6 +12,9 @@ PACKAGES=(
   prometheus-node-exporter
   mosquitto
   mosquitto-clients
+  # certificates for the mqtts:// test; gzip reads compressed payloads in tests
+  openssl
+  gzip
   prometheus
   prometheus-pushgateway
   prometheus-alertmanager

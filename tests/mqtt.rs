@@ -4,147 +4,24 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::broker::*;
 use common::*;
 
-struct Broker {
-    port: u16,
-    conf: PathBuf,
-    proc: Option<Proc>,
-}
-
-impl Broker {
-    /// A broker with persistence, so queued messages of a persistent subscriber survive a
-    /// restart of the broker.
-    fn new(dir: &Path) -> Broker {
-        let port = free_port();
-        let conf = dir.join("mosquitto.conf");
-        let store = dir.join("mosquitto-db");
-        std::fs::create_dir_all(&store).unwrap();
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nmax_queued_messages 100000\n",
-                store.display()
-            ),
-        )
-        .unwrap();
-        let mut b = Broker {
-            port,
-            conf,
-            proc: None,
-        };
-        b.start();
-        b
-    }
-
-    fn start(&mut self) {
-        let bin = require(&["mosquitto"], "mosquitto");
-        let proc = Proc::spawn(
-            "mosquitto",
-            Command::new(bin)
-                .arg("-c")
-                .arg(&self.conf)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        );
-        let addr = format!("127.0.0.1:{}", self.port);
-        wait_for("mosquitto listening", Duration::from_secs(10), || {
-            std::net::TcpStream::connect(&addr).ok()
-        });
-        self.proc = Some(proc);
-    }
-
-    /// Stops with SIGTERM, so mosquitto writes its persistence file.
-    fn stop(&mut self) {
-        if let Some(mut p) = self.proc.take() {
-            p.signal("TERM");
-            assert!(
-                p.wait_exit(Duration::from_secs(10)).is_some(),
-                "mosquitto did not stop"
-            );
-        }
-    }
-}
-
-/// `mosquitto_sub` with a persistent session (QoS 1), appending `topic payload` lines to a file.
-/// Run under `stdbuf -oL`: a subscriber acknowledges a message to the broker before its stdio
-/// buffer reaches the file, so a block-buffered one that is stopped loses messages the broker
-/// rightly considers delivered.
-fn subscribe(port: u16, id: &str, out: &Path) -> Proc {
-    let bin = require(&["mosquitto_sub"], "mosquitto-clients");
-    let stdbuf = require(&["stdbuf"], "coreutils");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(out)
-        .unwrap();
-    let proc = Proc::spawn(
-        "mosquitto_sub",
-        Command::new(stdbuf)
-            .arg("-oL")
-            .arg(bin)
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "-t",
-                "outpost/#",
-                "-q",
-                "1",
-                "-v",
-            ])
-            .args(["-c", "-i", id])
-            .stdout(Stdio::from(file))
-            .stderr(Stdio::null()),
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    proc
-}
-
-/// Stops a subscriber gracefully (DISCONNECT, output flushed); its session stays on the broker.
-fn unsubscribe(mut sub: Proc) {
-    sub.signal("TERM");
-    assert!(
-        sub.wait_exit(Duration::from_secs(5)).is_some(),
-        "mosquitto_sub did not stop"
-    );
-}
-
-/// Sequence numbers of the metrics batches received, with how often each arrived.
-fn received(out: &Path) -> BTreeMap<u64, u32> {
-    let mut seqs = BTreeMap::new();
-    // As bytes: a subscriber stopped mid-line may leave half a UTF-8 character behind.
-    let bytes = std::fs::read(out).unwrap_or_default();
-    for line in bytes.split(|b| *b == b'\n') {
-        let Some(payload) = line.strip_prefix(b"outpost/gw1/metrics ") else {
-            continue;
-        };
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(payload) else {
-            continue;
-        };
-        for r in v["records"].as_array().into_iter().flatten() {
-            if let Some(seq) = r["seq"].as_u64() {
-                *seqs.entry(seq).or_default() += 1;
-            }
-        }
-    }
-    seqs
-}
-
 fn config(dir: &Path, broker: u16, port: u16) -> PathBuf {
+    config_with(dir, broker, port, "")
+}
+
+fn config_with(dir: &Path, broker: u16, port: u16, mqtt_extra: &str) -> PathBuf {
     let path = dir.join("outpost.toml");
     std::fs::write(
         &path,
         format!(
             "[agent]\nid = \"gw1\"\ndata_dir = \"{}\"\n\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n\
              [sample]\ninterval = \"200ms\"\n\n[store]\ncommit_interval = \"200ms\"\n\n\
-             [mqtt]\nurl = \"mqtt://127.0.0.1:{broker}\"\nreconnect_min = \"200ms\"\nreconnect_max = \"2s\"\nlinger = \"100ms\"\n",
+             [mqtt]\nurl = \"mqtt://127.0.0.1:{broker}\"\nreconnect_min = \"200ms\"\nreconnect_max = \"2s\"\nlinger = \"100ms\"\n{mqtt_extra}\n",
             dir.join("data").display()
         ),
     )
@@ -210,7 +87,9 @@ fn a_broker_outage_with_a_kill_9_in_it_loses_nothing_durable() {
     let out = dir.path().join("sub.txt");
     let sub = subscribe(broker.port, "test-sub-2", &out);
     let port = free_port();
-    let cfg = config(dir.path(), broker.port, port);
+    // A slow backfill (about 3 snapshots/s while 5/s are sampled) so the backlog is still
+    // draining while live data flows.
+    let cfg = config_with(dir.path(), broker.port, port, "backfill_rate = \"20KiB\"");
     let addr = format!("127.0.0.1:{port}");
     let agent = start_outpost(&cfg, port);
     wait_for("first records", Duration::from_secs(20), || {
@@ -258,4 +137,31 @@ fn a_broker_outage_with_a_kill_9_in_it_loses_nothing_durable() {
     );
     // Duplicates come only from batches unacknowledged at the outage or the kill.
     assert!(duplicates <= 200, "{duplicates} duplicates");
+
+    // Live first: the agent logged where the backlog ends; records after it (live) started
+    // arriving before the backlog was complete.
+    let log = std::fs::read_to_string(dir.path().join("outpost.log")).unwrap();
+    let boundary: u64 = log
+        .lines()
+        .rev()
+        .find_map(|l| l.split("records up to seq ").nth(1))
+        .and_then(|r| r.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no backlog boundary logged:\n{log}"));
+    let order = arrival_order(&out);
+    let first_live = order
+        .iter()
+        .position(|s| *s > boundary)
+        .expect("live records arrived");
+    let last_backlog = order.iter().rposition(|s| *s <= boundary).unwrap();
+    eprintln!(
+        "live first: backlog up to seq {boundary}; first live record at position {first_live}, backlog complete at {last_backlog}"
+    );
+    assert!(
+        first_live < last_backlog,
+        "live data waited for the backlog: first live at {first_live}, last backlog at {last_backlog}"
+    );
+    // The backlog itself arrived in order.
+    let backlog: Vec<u64> = order.iter().copied().filter(|s| *s <= boundary).collect();
+    assert!(backlog.windows(2).all(|w| w[0] < w[1]), "backlog out of order");
 }

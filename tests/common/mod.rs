@@ -2,6 +2,8 @@
 //! Debian packages on free loopback ports, a minimal HTTP client and an exposition parser.
 #![allow(dead_code)]
 
+pub mod broker;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
