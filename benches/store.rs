@@ -9,6 +9,8 @@
 //!   all of it in batches of 1000 (records/s).
 //! - `fill1g`: builds a 1 GB backlog of 2 KB records; `hold`: opens it in a fresh process,
 //!   keeps appending for a few seconds, and reports RSS.
+//! - `filllogs`: a backlog of 1,000,000 log records, real lines from LogHub (cycled), for the
+//!   MQTT drain benchmark (scripts/bench-mqtt.sh).
 //! - `snapshot`: 200 commits of one 6,700-byte metrics record each, as the default sampling
 //!   rate produces them; bytes written per commit.
 //!
@@ -85,6 +87,51 @@ fn append(dir: &Path, n: u64, size: usize, report: &str) {
             rss_kib()
         );
     }
+}
+
+/// LogHub's 2k samples (Linux, Apache, OpenSSH, ...), read from ../shared/data/loghub or
+/// $OUTPOST_LOGHUB; never copied into the project.
+fn loghub_lines() -> Vec<Vec<u8>> {
+    let root = std::env::var("OUTPOST_LOGHUB").unwrap_or_else(|_| "../shared/data/loghub".into());
+    let mut lines = Vec::new();
+    for system in ["Linux", "Apache", "OpenSSH", "HDFS", "Zookeeper", "Proxifier"] {
+        let path = Path::new(&root).join(system).join(format!("{system}_2k.log"));
+        if let Ok(text) = std::fs::read(&path) {
+            lines.extend(
+                text.split(|b| *b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .map(|l| l.to_vec()),
+            );
+        }
+    }
+    assert!(
+        !lines.is_empty(),
+        "no LogHub samples under {root} (set OUTPOST_LOGHUB)"
+    );
+    lines
+}
+
+fn fill_logs(dir: &Path, n: usize) {
+    let lines = loghub_lines();
+    let mut store = Store::open(dir, cfg(), None);
+    let start = Instant::now();
+    let mut bytes = 0usize;
+    for i in 0..n {
+        let line = lines[i % lines.len()].clone();
+        bytes += line.len();
+        store.append(Class::Logs, now_ms(), line);
+        if store.commit_due() {
+            store.commit().expect("commit");
+        }
+    }
+    store.commit().expect("commit");
+    store.close();
+    println!(
+        "filllogs: {n} log records ({} distinct LogHub lines), {:.0} B average, in {:.1} s",
+        lines.len(),
+        bytes as f64 / n as f64,
+        start.elapsed().as_secs_f64()
+    );
 }
 
 fn drain(dir: &Path) {
@@ -176,7 +223,9 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let (Some(phase), Some(dir)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: store PHASE DIR  (phases: append200 append2k fill1m drain fill1g hold snapshot)");
+        eprintln!(
+            "usage: store PHASE DIR  (phases: append200 append2k fill1m drain fill1g hold snapshot filllogs)"
+        );
         return;
     };
     let dir = Path::new(dir);
@@ -189,6 +238,7 @@ fn main() {
         "fill1g" => append(dir, 500_000, 2000, "fill1g"),
         "hold" => hold(dir),
         "snapshot" => snapshots(dir),
+        "filllogs" => fill_logs(dir, 1_000_000),
         other => eprintln!("unknown phase {other}"),
     }
 }

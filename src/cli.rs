@@ -9,7 +9,7 @@ outpost — edge agent for IoT gateways
 
 Usage:
   outpost run [--config FILE] [--board NAME|FILE]
-  outpost check-config [--config FILE] [--board NAME|FILE]
+  outpost check-config [--config FILE] [--board NAME|FILE] [--remote DOC.json]
   outpost store stats [--config FILE]
   outpost store export [--config FILE] [--sink NAME] [--limit N]
   outpost boards
@@ -21,7 +21,9 @@ Commands:
                 host metrics every 10s, data under $STATE_DIRECTORY or ./outpost-data,
                 metrics on http://127.0.0.1:9110/metrics.
   check-config  Validate the configuration, print every problem with its key path;
-                exit status 2 when it is invalid.
+                exit status 2 when it is invalid. With --remote, also check a remote
+                config document (JSON, as published on <prefix>/<id>/config) laid
+                over the file.
   store stats   Records, bytes and backlogs of the store (of a stopped agent, or of a
                 running one through its /metrics endpoint).
   store export  Print stored records as JSON lines and acknowledge them for sink NAME
@@ -46,6 +48,8 @@ pub enum Command {
     CheckConfig {
         config: Option<PathBuf>,
         board: Option<String>,
+        /// A remote config document (JSON) to check against the file.
+        remote: Option<PathBuf>,
     },
     StoreStats {
         config: Option<PathBuf>,
@@ -98,6 +102,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
     let mut board = None;
     let mut sink = None;
     let mut limit = None;
+    let mut remote = None;
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -115,6 +120,9 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
                 if config.replace(PathBuf::from(value("--config")?)).is_some() {
                     return Err(UsageError("--config given twice".into()));
                 }
+            }
+            "--remote" if sub == "check-config" => {
+                remote = Some(PathBuf::from(value("--remote")?));
             }
             "--sink" if sub == "store export" => {
                 let v = value("--sink")?;
@@ -146,7 +154,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageEr
     }
     Ok(match sub {
         "run" => Command::Run { config, board },
-        "check-config" => Command::CheckConfig { config, board },
+        "check-config" => Command::CheckConfig {
+            config,
+            board,
+            remote,
+        },
         "store stats" => Command::StoreStats { config },
         "store export" => Command::StoreExport {
             config,
@@ -185,7 +197,16 @@ mod tests {
             p(&["check-config", "--config=x.toml"]),
             Ok(Command::CheckConfig {
                 config: Some("x.toml".into()),
-                board: None
+                board: None,
+                remote: None
+            })
+        );
+        assert_eq!(
+            p(&["check-config", "--remote", "r.json"]),
+            Ok(Command::CheckConfig {
+                config: None,
+                board: None,
+                remote: Some("r.json".into())
             })
         );
         assert_eq!(p(&["--version"]), Ok(Command::Version));

@@ -93,7 +93,50 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::CheckConfig { config, board } => match config::load(config.as_deref(), board.as_deref()) {
+        Command::CheckConfig {
+            config,
+            board,
+            remote,
+        } => match config::load(config.as_deref(), board.as_deref()) {
+            Ok(cfg) if remote.is_some() => {
+                let path = remote.as_deref().expect("guarded");
+                let bytes = match std::fs::read(path) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        eprintln!("outpost: cannot read {}: {e}", path.display());
+                        return ExitCode::from(EXIT_CONFIG);
+                    }
+                };
+                let checked = config::remote::read_version(&bytes)
+                    .and_then(|(v, doc)| config::remote::build(v, doc, &cfg.base));
+                match checked {
+                    Ok((remote_cfg, _)) => {
+                        println!(
+                            "{}: {} is valid over {}",
+                            path.display(),
+                            remote_cfg.origin,
+                            cfg.origin
+                        );
+                        println!(
+                            "  sampling:     every {}",
+                            config::units::format_duration(remote_cfg.sample.interval)
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Err(r) => {
+                        let errors = config::remote::problem_strings(&r.problems);
+                        eprintln!(
+                            "outpost: {}: remote config{} would be rejected:",
+                            path.display(),
+                            r.version.map(|v| format!(" version {v}")).unwrap_or_default()
+                        );
+                        for e in errors {
+                            eprintln!("  - {e}");
+                        }
+                        ExitCode::from(EXIT_CONFIG)
+                    }
+                }
+            }
             Ok(cfg) => {
                 println!("{}: configuration is valid", cfg.origin);
                 println!("  gateway id:   {}", cfg.agent.id);

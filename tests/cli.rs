@@ -209,3 +209,36 @@ fn runtime_failures_exit_1_with_a_clear_message() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn check_config_checks_a_remote_document_against_the_file() {
+    let dir = TempDir::new("cli-remote");
+    let cfg = dir.path().join("outpost.toml");
+    std::fs::write(
+        &cfg,
+        "[agent]\nid = \"gw1\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:1883\"\n",
+    )
+    .unwrap();
+    let doc = dir.path().join("remote.json");
+    let cfg_s = cfg.to_str().unwrap();
+    let doc_s = doc.to_str().unwrap();
+    std::fs::write(&doc, r#"{"version": 4, "sample": {"interval": "30s"}}"#).unwrap();
+    let out = outpost(&["check-config", "--config", cfg_s, "--remote", doc_s]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("remote config version 4 is valid"),
+        "{}",
+        text(&out.stdout)
+    );
+    std::fs::write(
+        &doc,
+        r#"{"version": 5, "agent": {"id": "other"}, "sample": {"interval": "soon"}}"#,
+    )
+    .unwrap();
+    let out = outpost(&["check-config", "--config", cfg_s, "--remote", doc_s]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("version 5 would be rejected"), "{err}");
+    assert!(err.contains("- agent.id: local only"), "{err}");
+    assert!(err.contains("- sample.interval: "), "{err}");
+}

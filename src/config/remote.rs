@@ -130,27 +130,29 @@ pub fn build(version: u64, doc: Map<String, Value>, base: &Base) -> Result<(Conf
         p.add(if path == "." { "" } else { &path }, e.inner().to_string());
         return Err(reject(p));
     }
-    let mut p = Problems::default();
+    // Local-only keys are reported, and left out so the rest is still checked: the sender
+    // sees every problem at once.
+    let mut local_only = Problems::default();
+    let mut doc = doc;
     let mut leaves = Vec::new();
     paths(&doc, String::new(), &mut leaves);
     for path in leaves {
         if !allowed(&path) {
-            p.add(
+            local_only.add(
                 &path,
                 "local only: set it in the agent's config file, not remotely",
             );
+            remove(&mut doc, &path);
         }
     }
-    if !p.is_empty() {
-        return Err(reject(p));
-    }
     if doc.get("mqtt").is_some() && base.doc.get("mqtt").is_none() {
-        let mut p = Problems::default();
-        p.add(
+        local_only.add(
             "mqtt",
             "the local file has no [mqtt] section; a remote config cannot add the uplink",
         );
-        return Err(reject(p));
+        if let Value::Object(m) = &mut doc {
+            m.remove("mqtt");
+        }
     }
     let mut merged = base.doc.clone();
     merge(&mut merged, doc);
@@ -163,12 +165,37 @@ pub fn build(version: u64, doc: Map<String, Value>, base: &Base) -> Result<(Conf
         }
     };
     match validate::validate(raw, Origin::Remote(version), base.board.as_deref()) {
-        Ok(mut cfg) => {
+        Ok(mut cfg) if local_only.is_empty() => {
             cfg.base = std::sync::Arc::new(base.clone());
             Ok((cfg, merged))
         }
-        Err(ConfigError::Invalid { problems, .. }) => Err(reject(problems)),
+        Ok(_) => Err(reject(local_only)),
+        Err(ConfigError::Invalid { problems, .. }) => {
+            let mut all = local_only;
+            for p in problems.iter() {
+                all.add(&p.path, p.message.clone());
+            }
+            Err(reject(all))
+        }
         Err(e) => Err(Rejection::one(Some(version), "", e.to_string())),
+    }
+}
+
+/// Removes the leaf at a dotted key path, and tables left empty by that.
+fn remove(doc: &mut Value, path: &str) {
+    let Value::Object(m) = doc else { return };
+    match path.split_once('.') {
+        None => {
+            m.remove(path);
+        }
+        Some((head, rest)) => {
+            if let Some(child) = m.get_mut(head) {
+                remove(child, rest);
+                if child.as_object().is_some_and(|c| c.is_empty()) {
+                    m.remove(head);
+                }
+            }
+        }
     }
 }
 
