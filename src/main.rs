@@ -23,7 +23,10 @@ fn init_logging(level: log::LevelFilter) {
     } else {
         b.set_time_format_rfc3339();
     }
-    let _ = simplelog::WriteLogger::init(level, b.build(), std::io::stderr());
+    // The logger passes everything; log's global max level filters, so a remote config can
+    // change the level of a running agent (log::set_max_level).
+    let _ = simplelog::WriteLogger::init(log::LevelFilter::Trace, b.build(), std::io::stderr());
+    log::set_max_level(level);
 }
 
 fn main() -> ExitCode {
