@@ -81,7 +81,7 @@ fn batches_and_status_reach_a_real_broker() {
 }
 
 #[test]
-fn a_broker_outage_with_a_kill_9_in_it_loses_nothing_durable() {
+fn a_broker_outage_and_a_drain_with_kill_9_in_them_lose_nothing_durable() {
     let dir = TempDir::new("mqtt-outage");
     let mut broker = Broker::new(dir.path());
     let out = dir.path().join("sub.txt");
@@ -103,7 +103,7 @@ fn a_broker_outage_with_a_kill_9_in_it_loses_nothing_durable() {
     // kill -9 in the middle of the outage, and start again.
     agent.signal("KILL");
     drop(agent);
-    let _agent = start_outpost(&cfg, port);
+    let agent = start_outpost(&cfg, port);
     std::thread::sleep(Duration::from_secs(2));
     let durable = metric(
         &http_get(&addr, "/metrics").unwrap().body,
@@ -113,6 +113,14 @@ fn a_broker_outage_with_a_kill_9_in_it_loses_nothing_durable() {
 
     broker.start();
     let _sub = subscribe(broker.port, "test-sub-2", &out);
+    // kill -9 again in the middle of the drain (the backlog takes about 10 s at this rate).
+    let before = received(&out).len();
+    wait_for("the drain under way", Duration::from_secs(20), || {
+        (received(&out).len() >= before + 5).then_some(())
+    });
+    agent.signal("KILL");
+    drop(agent);
+    let _agent = start_outpost(&cfg, port);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let seqs = loop {
         let s = received(&out);
@@ -141,13 +149,16 @@ fn a_broker_outage_with_a_kill_9_in_it_loses_nothing_durable() {
     // Live first: the agent logged where the backlog ends; records after it (live) started
     // arriving before the backlog was complete.
     let log = std::fs::read_to_string(dir.path().join("outpost.log")).unwrap();
-    let boundary: u64 = log
+    let boundaries: Vec<u64> = log
         .lines()
-        .rev()
-        .find_map(|l| l.split("records up to seq ").nth(1))
-        .and_then(|r| r.split(')').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no backlog boundary logged:\n{log}"));
+        .filter_map(|l| l.split("records up to seq ").nth(1))
+        .filter_map(|r| r.split(')').next()?.parse().ok())
+        .collect();
+    // The last connection's boundary for live first; the first one's for the order of the
+    // backlog (records sent live by the killed agent are backlog for the next one).
+    let (Some(&first_boundary), Some(&boundary)) = (boundaries.first(), boundaries.last()) else {
+        panic!("no backlog boundary logged:\n{log}")
+    };
     let order = arrival_order(&out);
     let first_live = order
         .iter()
@@ -162,6 +173,6 @@ fn a_broker_outage_with_a_kill_9_in_it_loses_nothing_durable() {
         "live data waited for the backlog: first live at {first_live}, last backlog at {last_backlog}"
     );
     // The backlog itself arrived in order.
-    let backlog: Vec<u64> = order.iter().copied().filter(|s| *s <= boundary).collect();
+    let backlog: Vec<u64> = order.iter().copied().filter(|s| *s <= first_boundary).collect();
     assert!(backlog.windows(2).all(|w| w[0] < w[1]), "backlog out of order");
 }
