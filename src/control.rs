@@ -130,9 +130,10 @@ impl Control {
                 ),
             }
         }
+        let unconfirmed = persisted.pending.take();
         let control = Control {
             dir,
-            persisted: persisted.clone(),
+            persisted,
             confirmed: start.clone(),
             pending: None,
             status,
@@ -140,7 +141,7 @@ impl Control {
             health_window,
         };
         control.telemetry.set_config_version(start.version());
-        if let Some(v) = persisted.pending.take() {
+        if let Some(v) = unconfirmed {
             // The agent stopped inside the health window of `v`: it is not reapplied.
             log::warn!(
                 "remote config: version {v} was not confirmed before the agent stopped; staying on {}",
@@ -154,10 +155,7 @@ impl Control {
                     start.cfg.origin
                 )],
             );
-            let mut c = control;
-            c.persisted = persisted;
-            c.save();
-            return (c, start);
+            control.save();
         }
         (control, start)
     }

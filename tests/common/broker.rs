@@ -131,9 +131,9 @@ pub fn unsubscribe(mut sub: Proc) {
     );
 }
 
-/// Sequence numbers of the metrics batches received, with how often each arrived.
-pub fn received(out: &Path) -> BTreeMap<u64, u32> {
-    let mut seqs = BTreeMap::new();
+/// Sequence numbers of every metrics record received, in arrival order, duplicates included.
+fn metrics_seqs(out: &Path) -> Vec<u64> {
+    let mut seqs = Vec::new();
     // As bytes: a subscriber stopped mid-line may leave half a UTF-8 character behind.
     let bytes = std::fs::read(out).unwrap_or_default();
     for line in bytes.split(|b| *b == b'\n') {
@@ -143,11 +143,22 @@ pub fn received(out: &Path) -> BTreeMap<u64, u32> {
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(payload) else {
             continue;
         };
-        for r in v["records"].as_array().into_iter().flatten() {
-            if let Some(seq) = r["seq"].as_u64() {
-                *seqs.entry(seq).or_default() += 1;
-            }
-        }
+        seqs.extend(
+            v["records"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["seq"].as_u64()),
+        );
+    }
+    seqs
+}
+
+/// Sequence numbers of the metrics records received, with how often each arrived.
+pub fn received(out: &Path) -> BTreeMap<u64, u32> {
+    let mut seqs = BTreeMap::new();
+    for seq in metrics_seqs(out) {
+        *seqs.entry(seq).or_default() += 1;
     }
     seqs
 }
@@ -155,24 +166,10 @@ pub fn received(out: &Path) -> BTreeMap<u64, u32> {
 /// Sequence numbers of metrics records in the order they first arrived.
 pub fn arrival_order(out: &Path) -> Vec<u64> {
     let mut seen = std::collections::HashSet::new();
-    let mut order = Vec::new();
-    let bytes = std::fs::read(out).unwrap_or_default();
-    for line in bytes.split(|b| *b == b'\n') {
-        let Some(payload) = line.strip_prefix(b"outpost/gw1/metrics ") else {
-            continue;
-        };
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(payload) else {
-            continue;
-        };
-        for r in v["records"].as_array().into_iter().flatten() {
-            if let Some(seq) = r["seq"].as_u64() {
-                if seen.insert(seq) {
-                    order.push(seq);
-                }
-            }
-        }
-    }
-    order
+    metrics_seqs(out)
+        .into_iter()
+        .filter(|s| seen.insert(*s))
+        .collect()
 }
 
 /// Publishes one message with `mosquitto_pub` (QoS 1), retained when asked.
