@@ -5,6 +5,8 @@
 //!                                                           │
 //!  /metrics server (async, bounded) <───────────────────────┘
 //!  sampler ──> store thread ──> MQTT sink (its own task) ──> broker
+//!                          └──> remote_write sink (live + backlog lanes) ──> Prometheus
+//!  latest exposition ──> Pushgateway sink (every interval; no store) ──> Pushgateway
 //!  config topic ──> control (validate, decide) ──> switch sampler / store bounds / sink
 //!  watchdog tick ──> WATCHDOG=1, only while sampling makes progress
 //!  SIGTERM/SIGINT ──> STOPPING=1, stop serving, exit within 2 s
@@ -26,8 +28,11 @@ use tokio::time::{interval, MissedTickBehavior};
 use crate::config::Config;
 use crate::control::{Action, Applied, Control};
 use crate::datadir::{DataDir, DataDirError};
+use crate::model::staleness::Staleness;
 use crate::model::{stored, text};
 use crate::sinks::mqtt::{Link, Links, MqttSink};
+use crate::sinks::pushgateway::PushgatewaySink;
+use crate::sinks::remote_write::RemoteWriteSink;
 use crate::sources::host::{Cycle, HostSampler};
 use crate::store::{Class, StoreThread};
 use crate::systemd::Notifier;
@@ -69,17 +74,28 @@ pub fn run(cfg: Config) -> Result<(), RunError> {
     result
 }
 
-/// A finished cycle: the sampler back, its results, the rendered exposition and the snapshot
-/// encoded for the store (both produced on the blocking thread).
-type CycleJob = JoinHandle<(HostSampler, Cycle, String, Vec<u8>)>;
+/// The sampler and what it remembers between cycles (series seen last time, for staleness
+/// markers); moved to the blocking thread for a cycle and back.
+struct Sampling {
+    host: HostSampler,
+    stale: Staleness,
+}
 
-fn start_cycle(mut sampler: HostSampler) -> CycleJob {
+/// A finished cycle: the sampling state back, its results, the rendered exposition and the
+/// snapshot encoded for the store (both produced on the blocking thread).
+type CycleJob = JoinHandle<(Sampling, Cycle, String, Vec<u8>)>;
+
+fn start_cycle(mut sampling: Sampling, telemetry: Arc<Telemetry>) -> CycleJob {
     tokio::task::spawn_blocking(move || {
-        let cycle = sampler.sample();
+        let mut cycle = sampling.host.sample();
         let mut exposition = String::with_capacity(64 * 1024);
         text::encode(&cycle.snapshot.families, &mut exposition);
+        // The stored snapshot also carries the agent's own metrics (the push sinks forward
+        // them; /metrics renders them live) and the stale markers of vanished series.
+        cycle.snapshot.families.extend(telemetry.families());
+        sampling.stale.mark(&mut cycle.snapshot);
         let record = stored::encode_snapshot(&cycle.snapshot);
-        (sampler, cycle, exposition, record)
+        (sampling, cycle, exposition, record)
     })
 }
 
@@ -115,6 +131,66 @@ impl Uplink {
             let _ = tx.send(true);
             let _ = tokio::time::timeout(Duration::from_millis(500), task).await;
         }
+    }
+}
+
+/// A push sink's task and its own shutdown switch.
+type SinkTask = (JoinHandle<()>, watch::Sender<bool>);
+
+/// The HTTP push sinks. Each is replaced as a whole when its section changes.
+#[derive(Default)]
+struct Pushers {
+    remote_write: Option<SinkTask>,
+    pushgateway: Option<SinkTask>,
+}
+
+impl Pushers {
+    fn start_remote_write(
+        &mut self,
+        cfg: &Config,
+        store: &crate::store::StoreHandle,
+        telemetry: &Arc<Telemetry>,
+    ) {
+        let Some(rw) = &cfg.remote_write else { return };
+        log::info!(
+            "remote_write: sending to {} as job={:?} instance={:?}",
+            rw.endpoint.url,
+            rw.job,
+            rw.instance
+        );
+        let sink = RemoteWriteSink {
+            cfg: rw.clone(),
+            store: store.clone(),
+            telemetry: Arc::clone(telemetry),
+        };
+        let (tx, rx) = watch::channel(false);
+        self.remote_write = Some((tokio::spawn(sink.run(rx)), tx));
+    }
+
+    fn start_pushgateway(&mut self, cfg: &Config, telemetry: &Arc<Telemetry>) {
+        let Some(pg) = &cfg.pushgateway else { return };
+        let sink = PushgatewaySink {
+            cfg: pg.clone(),
+            telemetry: Arc::clone(telemetry),
+        };
+        let (tx, rx) = watch::channel(false);
+        self.pushgateway = Some((tokio::spawn(sink.run(rx)), tx));
+    }
+
+    /// Stops the given sinks together and waits for them a little (the Pushgateway's group
+    /// delete); what remote_write had not delivered stays stored.
+    async fn stop(tasks: Vec<Option<SinkTask>>) {
+        let mut joins = Vec::new();
+        for (task, tx) in tasks.into_iter().flatten() {
+            let _ = tx.send(true);
+            joins.push(task);
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            for j in joins {
+                let _ = j.await;
+            }
+        })
+        .await;
     }
 }
 
@@ -223,6 +299,9 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
         task: None,
     };
     uplink.start(&current.cfg, &store_handle);
+    let mut pushers = Pushers::default();
+    pushers.start_remote_write(&current.cfg, &store_handle, &telemetry);
+    pushers.start_pushgateway(&current.cfg, &telemetry);
 
     let mut sigterm = signal(SignalKind::terminate()).map_err(RunError::Runtime)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(RunError::Runtime)?;
@@ -240,7 +319,10 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
         current.cfg.sample.collectors.len(),
         crate::config::units::format_duration(current.cfg.sample.interval)
     );
-    let mut sampler = Some(HostSampler::new(&current.cfg.sample));
+    let mut sampler = Some(Sampling {
+        host: HostSampler::new(&current.cfg.sample),
+        stale: Staleness::default(),
+    });
     // Set when the sampling settings changed while a cycle was running with the old ones.
     let mut rebuild_sampler = false;
     let mut running: Option<CycleJob> = None;
@@ -258,7 +340,7 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
         let health_deadline = control.as_ref().and_then(|c| c.deadline());
         tokio::select! {
             _ = tick.tick() => match sampler.take() {
-                Some(s) => running = Some(start_cycle(s)),
+                Some(s) => running = Some(start_cycle(s, Arc::clone(&telemetry))),
                 None => {
                     telemetry.overrun();
                     log::debug!("sampling tick skipped: previous cycle still running");
@@ -268,7 +350,11 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
                 running = None;
                 match joined {
                     Ok((s, cycle, exposition, record)) => {
-                        sampler = Some(if rebuild_sampler { HostSampler::new(&current.cfg.sample) } else { s });
+                        let mut s = s;
+                        if rebuild_sampler {
+                            s.host = HostSampler::new(&current.cfg.sample);
+                        }
+                        sampler = Some(s);
                         rebuild_sampler = false;
                         store_handle.append(Class::Metrics, cycle.snapshot.timestamp_ms, record);
                         last_progress = Instant::now();
@@ -284,7 +370,10 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
                     }
                     Err(e) => {
                         log::error!("sampling cycle failed: {e}; starting a fresh sampler");
-                        sampler = Some(HostSampler::new(&current.cfg.sample));
+                        sampler = Some(Sampling {
+                            host: HostSampler::new(&current.cfg.sample),
+                            stale: Staleness::default(),
+                        });
                     }
                 }
             },
@@ -337,7 +426,7 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
                     tick.reset();
                 }
                 match sampler.as_mut() {
-                    Some(s) => *s = HostSampler::new(&next.cfg.sample),
+                    Some(s) => s.host = HostSampler::new(&next.cfg.sample),
                     None => rebuild_sampler = true,
                 }
             }
@@ -352,6 +441,14 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
             if uplink_changed {
                 uplink.stop().await;
                 uplink.start(&next.cfg, &store_handle);
+            }
+            if next.changed(&current, "remote_write") {
+                Pushers::stop(vec![pushers.remote_write.take()]).await;
+                pushers.start_remote_write(&next.cfg, &store_handle, &telemetry);
+            }
+            if next.changed(&current, "pushgateway") {
+                Pushers::stop(vec![pushers.pushgateway.take()]).await;
+                pushers.start_pushgateway(&next.cfg, &telemetry);
             }
             log::info!(
                 "now running {}: sampling every {}",
@@ -372,7 +469,10 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
     if let Some(task) = server_task {
         let _ = tokio::time::timeout(Duration::from_millis(500), task).await;
     }
-    uplink.stop().await;
+    tokio::join!(
+        uplink.stop(),
+        Pushers::stop(vec![pushers.remote_write.take(), pushers.pushgateway.take()])
+    );
     match tokio::task::spawn_blocking(move || store.shutdown(Duration::from_millis(1200))).await {
         Ok(true) => {}
         _ => log::warn!("store did not finish its final commit in time"),

@@ -10,6 +10,7 @@
 //! the agent runs on the embedded default, which is simply every key at its default.
 
 pub mod board;
+pub mod push;
 pub mod remote;
 pub mod schema;
 pub mod units;

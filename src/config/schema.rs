@@ -5,6 +5,8 @@
 //! addresses, regexes) stay strings here; [`super::validate`] turns them into typed values and
 //! collects every problem at once. The same structs read the JSON that arrives over MQTT.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
@@ -19,6 +21,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub store: RawStore,
     pub mqtt: Option<RawMqtt>,
+    pub remote_write: Option<RawRemoteWrite>,
+    pub pushgateway: Option<RawPushgateway>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -129,4 +133,57 @@ pub struct RawMqtt {
     pub remote_config: Option<bool>,
     /// How long a remotely applied config has to bring the uplink back before it is rolled back.
     pub health_window: Option<String>,
+}
+
+/// `[remote_write]`: Prometheus remote write 1.0 to a central receiver.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRemoteWrite {
+    /// `http(s)://host[:port]/path`, e.g. `https://prometheus.example/api/v1/write`.
+    pub url: Option<String>,
+    /// Extra request headers, e.g. `X-Scope-OrgID` for multi-tenant receivers.
+    pub headers: Option<BTreeMap<String, String>>,
+    pub username: Option<String>,
+    pub password_file: Option<String>,
+    pub bearer_token_file: Option<String>,
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub timeout: Option<String>,
+    pub max_samples_per_request: Option<u32>,
+    pub max_request_bytes: Option<String>,
+    /// The `job` label (default `"node"`, what node_exporter dashboards and rules expect).
+    pub job: Option<String>,
+    /// The `instance` label (default: the gateway id).
+    pub instance: Option<String>,
+    pub external_labels: Option<BTreeMap<String, String>>,
+    /// Backlog samples older than this are dropped (counted) instead of sent; `"0"`: no limit.
+    pub max_backlog_age: Option<String>,
+    /// Backlog bytes per second after an outage (`"0"`: unlimited); live data goes first.
+    pub backfill_rate: Option<String>,
+    pub retry_min: Option<String>,
+    pub retry_max: Option<String>,
+}
+
+/// `[pushgateway]`: the latest values, pushed to a Prometheus Pushgateway.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPushgateway {
+    /// `http(s)://host[:port]`, the Pushgateway's base url.
+    pub url: Option<String>,
+    pub job: Option<String>,
+    pub instance: Option<String>,
+    /// More grouping-key labels.
+    pub grouping: Option<BTreeMap<String, String>>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    /// Delete the group when the agent stops cleanly (default true).
+    pub delete_on_shutdown: Option<bool>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub username: Option<String>,
+    pub password_file: Option<String>,
+    pub bearer_token_file: Option<String>,
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
 }

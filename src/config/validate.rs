@@ -82,6 +82,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub store: StoreConfig,
     pub mqtt: Option<MqttConfig>,
+    pub remote_write: Option<super::push::RemoteWriteConfig>,
+    pub pushgateway: Option<super::push::PushgatewayConfig>,
 }
 
 /// `[mqtt]`, resolved: the uplink to an MQTT broker.
@@ -206,7 +208,7 @@ pub struct MetricsConfig {
     pub request_timeout: Duration,
 }
 
-fn duration(
+pub(super) fn duration(
     problems: &mut Problems,
     key: &str,
     value: Option<&str>,
@@ -235,7 +237,14 @@ fn duration(
     }
 }
 
-fn size(problems: &mut Problems, key: &str, value: Option<&str>, default: u64, min: u64, max: u64) -> u64 {
+pub(super) fn size(
+    problems: &mut Problems,
+    key: &str,
+    value: Option<&str>,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> u64 {
     let Some(text) = value else { return default };
     match parse_size(text) {
         Ok(n) if n < min || n > max => {
@@ -251,7 +260,7 @@ fn size(problems: &mut Problems, key: &str, value: Option<&str>, default: u64, m
 }
 
 /// A whole number in `min..=max`, or the default (with a problem recorded) when out of range.
-fn count(
+pub(super) fn count(
     problems: &mut Problems,
     key: &str,
     value: Option<u32>,
@@ -613,6 +622,15 @@ pub fn validate(raw: RawConfig, origin: Origin, board_override: Option<&str>) ->
 
     // [mqtt]
     let mqtt = raw.mqtt.as_ref().and_then(|m| mqtt_config(&mut p, m, &id));
+    // [remote_write], [pushgateway]
+    let remote_write = raw
+        .remote_write
+        .as_ref()
+        .and_then(|r| super::push::remote_write(&mut p, r, &id));
+    let pushgateway = raw
+        .pushgateway
+        .as_ref()
+        .and_then(|r| super::push::pushgateway(&mut p, r, &id));
 
     if !p.is_empty() {
         return Err(ConfigError::Invalid { origin, problems: p });
@@ -650,6 +668,8 @@ pub fn validate(raw: RawConfig, origin: Origin, board_override: Option<&str>) ->
         },
         store,
         mqtt,
+        remote_write,
+        pushgateway,
     })
 }
 

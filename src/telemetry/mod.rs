@@ -32,7 +32,38 @@ struct Counters {
     /// The remote config version running (0: the local file), and outcomes by result.
     config_version: u64,
     config_results: BTreeMap<&'static str, u64>,
+    push: PushCounters,
 }
+
+/// What the push sinks report; families appear only for the sinks that are configured.
+#[derive(Default)]
+struct PushCounters {
+    rw_enabled: bool,
+    rw_samples: u64,
+    rw_rejected: BTreeMap<&'static str, u64>,
+    rw_dropped: BTreeMap<&'static str, u64>,
+    /// Requests by answer: the status code, or "error" when none came.
+    rw_requests: BTreeMap<String, u64>,
+    rw_last_success: f64,
+    pg_enabled: bool,
+    pg_pushes: BTreeMap<&'static str, u64>,
+    pg_last_success: f64,
+}
+
+/// Reasons `outpost_remote_write_rejected_samples_total` always shows (at 0 until they occur),
+/// so a `rate()` over them works from the start.
+pub const RW_REJECT_REASONS: &[&str] = &[
+    "bad_request",
+    "duplicate",
+    "http_4xx",
+    "not_found",
+    "out_of_bounds",
+    "out_of_order",
+    "redirect",
+    "too_large",
+    "too_old",
+    "unauthorized",
+];
 
 pub struct Telemetry {
     started: Instant,
@@ -135,6 +166,45 @@ impl Telemetry {
 
     pub fn set_config_version(&self, version: u64) {
         self.counters().config_version = version;
+    }
+
+    pub fn remote_write_enabled(&self) {
+        self.counters().push.rw_enabled = true;
+    }
+
+    /// One remote_write request ended: with this status code, or without an answer.
+    pub fn remote_write_request(&self, status: Option<u16>) {
+        let code = status.map(|c| c.to_string()).unwrap_or_else(|| "error".into());
+        *self.counters().push.rw_requests.entry(code).or_default() += 1;
+    }
+
+    pub fn remote_write_sent(&self, samples: u64) {
+        let mut c = self.counters();
+        c.push.rw_samples += samples;
+        c.push.rw_last_success = now_unix();
+    }
+
+    pub fn remote_write_rejected(&self, reason: &'static str, samples: u64) {
+        *self.counters().push.rw_rejected.entry(reason).or_default() += samples;
+    }
+
+    pub fn remote_write_dropped(&self, reason: &'static str, samples: u64) {
+        *self.counters().push.rw_dropped.entry(reason).or_default() += samples;
+    }
+
+    pub fn pushgateway_enabled(&self) {
+        self.counters().push.pg_enabled = true;
+    }
+
+    pub fn pushgateway_push(&self, ok: bool) {
+        let mut c = self.counters();
+        *c.push
+            .pg_pushes
+            .entry(if ok { "ok" } else { "error" })
+            .or_default() += 1;
+        if ok {
+            c.push.pg_last_success = now_unix();
+        }
     }
 
     pub fn set_store(&self, store: StoreHandle) {
@@ -268,6 +338,7 @@ impl Telemetry {
             );
         }
         out.push(results);
+        push_families(&c.push, &mut out);
         drop(c);
         if let Some(link) = self.link.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             let l = link.borrow().clone();
@@ -297,5 +368,70 @@ impl Telemetry {
         body.push_str(&host);
         text::encode(&self.families(), &mut body);
         body
+    }
+}
+
+fn push_families(p: &PushCounters, out: &mut Vec<Family>) {
+    let counter = MetricKind::Counter;
+    if p.rw_enabled {
+        out.push(Family::single(
+            "outpost_remote_write_samples_total",
+            "Samples remote_write delivered (2xx).",
+            counter,
+            p.rw_samples as f64,
+        ));
+        let mut rejected = Family::new(
+            "outpost_remote_write_rejected_samples_total",
+            "Samples the receiver refused for good (not retried), by reason.",
+            counter,
+        );
+        for reason in RW_REJECT_REASONS {
+            let n = p.rw_rejected.get(reason).copied().unwrap_or(0);
+            rejected.push(vec![("reason", reason.to_string())], n as f64);
+        }
+        out.push(rejected);
+        let mut dropped = Family::new(
+            "outpost_remote_write_dropped_samples_total",
+            "Samples not sent, by reason (max_backlog_age: older than the backlog limit; undecodable: a damaged stored snapshot).",
+            counter,
+        );
+        for reason in ["max_backlog_age", "undecodable"] {
+            let n = p.rw_dropped.get(reason).copied().unwrap_or(0);
+            dropped.push(vec![("reason", reason.to_string())], n as f64);
+        }
+        out.push(dropped);
+        let mut requests = Family::new(
+            "outpost_remote_write_requests_total",
+            "remote_write requests by answer: the HTTP status code, or \"error\" when none came.",
+            counter,
+        );
+        for (code, n) in &p.rw_requests {
+            requests.push(vec![("code", code.clone())], *n as f64);
+        }
+        out.push(requests);
+        out.push(Family::single(
+            "outpost_remote_write_last_success_timestamp_seconds",
+            "When remote_write last delivered a request (Unix seconds; 0: not yet).",
+            MetricKind::Gauge,
+            p.rw_last_success,
+        ));
+    }
+    if p.pg_enabled {
+        let mut pushes = Family::new(
+            "outpost_pushgateway_pushes_total",
+            "Pushes to the Pushgateway by result.",
+            counter,
+        );
+        for result in ["error", "ok"] {
+            let n = p.pg_pushes.get(result).copied().unwrap_or(0);
+            pushes.push(vec![("result", result.to_string())], n as f64);
+        }
+        out.push(pushes);
+        out.push(Family::single(
+            "outpost_pushgateway_last_success_timestamp_seconds",
+            "When the last push to the Pushgateway succeeded (Unix seconds; 0: not yet).",
+            MetricKind::Gauge,
+            p.pg_last_success,
+        ));
     }
 }

@@ -1,0 +1,147 @@
+//! Staleness markers: when a series that was in the previous snapshot is missing from this
+//! one (a sensor unplugged, a filesystem unmounted, a collector switched off), the stored
+//! snapshot gets one sample for it with Prometheus' stale-marker value, a NaN with a fixed bit
+//! pattern. Receivers of remote_write then end the series at once instead of showing its last
+//! value for five more minutes; consumers of JSON see `null`.
+//!
+//! Marking happens where snapshots are made, before the store, so the marker is durable and
+//! reaches every sink in order with the data around it — across reconnects, live/backlog
+//! splits and restarts of the uplink. The common case (the same series as last time) costs one
+//! hash per series and no copies; the previous snapshot is kept only when the set changed.
+
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use super::{Family, Snapshot};
+
+/// Prometheus' `value.StaleNaN`.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+pub fn stale_nan() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+pub fn is_stale(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+fn key(family: &str, labels: &[(&'static str, String)]) -> u64 {
+    let mut h = DefaultHasher::new();
+    family.hash(&mut h);
+    for (k, v) in labels {
+        k.hash(&mut h);
+        v.hash(&mut h);
+    }
+    h.finish()
+}
+
+#[derive(Default)]
+pub struct Staleness {
+    prev: Vec<Family>,
+    prev_keys: HashSet<u64>,
+}
+
+impl Staleness {
+    /// Adds a stale marker to `snap` for every series of the previous snapshot it lacks;
+    /// returns how many.
+    pub fn mark(&mut self, snap: &mut Snapshot) -> usize {
+        let keys: HashSet<u64> = snap
+            .families
+            .iter()
+            .flat_map(|f| f.samples.iter().map(|s| key(&f.name, &s.labels)))
+            .collect();
+        if keys == self.prev_keys {
+            return 0;
+        }
+        let current = snap.families.clone();
+        let mut added = 0;
+        for f in &self.prev {
+            for s in &f.samples {
+                if keys.contains(&key(&f.name, &s.labels)) {
+                    continue;
+                }
+                let at = match snap.families.iter().position(|x| x.name == f.name) {
+                    Some(i) => i,
+                    None => {
+                        snap.families.push(Family::new(f.name.clone(), "", f.kind));
+                        snap.families.len() - 1
+                    }
+                };
+                snap.families[at].push(s.labels.clone(), stale_nan());
+                added += 1;
+            }
+        }
+        self.prev = current;
+        self.prev_keys = keys;
+        added
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::MetricKind;
+
+    fn snap(mounts: &[&str], with_load: bool) -> Snapshot {
+        let mut fs = Family::new("node_filesystem_avail_bytes", "h", MetricKind::Gauge);
+        for m in mounts {
+            fs.push(vec![("mountpoint", m.to_string())], 1.0);
+        }
+        let mut families = vec![fs];
+        if with_load {
+            families.push(Family::single("node_load1", "h", MetricKind::Gauge, 0.5));
+        }
+        Snapshot {
+            timestamp_ms: 0,
+            families,
+        }
+    }
+
+    fn stale(s: &Snapshot) -> Vec<String> {
+        s.families
+            .iter()
+            .flat_map(|f| {
+                f.samples
+                    .iter()
+                    .filter(|x| is_stale(x.value))
+                    .map(move |x| format!("{}{:?}", f.name, x.labels))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_vanished_series_is_marked_once() {
+        let mut st = Staleness::default();
+        let mut a = snap(&["/", "/data"], true);
+        assert_eq!(st.mark(&mut a), 0, "nothing before the first snapshot");
+        let mut b = snap(&["/", "/data"], true);
+        assert_eq!(st.mark(&mut b), 0);
+        let mut c = snap(&["/"], false);
+        assert_eq!(st.mark(&mut c), 2);
+        assert_eq!(
+            stale(&c),
+            vec![
+                r#"node_filesystem_avail_bytes[("mountpoint", "/data")]"#.to_string(),
+                "node_load1[]".to_string()
+            ]
+        );
+        let mut d = snap(&["/"], false);
+        assert_eq!(st.mark(&mut d), 0, "once, not every cycle");
+        // It comes back, then goes again: marked again.
+        let mut e = snap(&["/", "/data"], false);
+        assert_eq!(st.mark(&mut e), 0);
+        let mut f = snap(&["/"], false);
+        assert_eq!(st.mark(&mut f), 1);
+    }
+
+    #[test]
+    fn the_marker_survives_the_store_encoding() {
+        let mut st = Staleness::default();
+        st.mark(&mut snap(&["/", "/data"], false));
+        let mut s = snap(&["/"], false);
+        st.mark(&mut s);
+        let back = crate::model::stored::decode_snapshot(&crate::model::stored::encode_snapshot(&s)).unwrap();
+        assert!(is_stale(back.families[0].samples[1].value));
+        assert!(!is_stale(f64::NAN));
+    }
+}
