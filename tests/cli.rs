@@ -100,6 +100,38 @@ fn invalid_config_reports_every_problem_and_exits_2() {
 }
 
 #[test]
+fn push_sections_report_their_problems_with_key_paths() {
+    let dir = TempDir::new("badpush");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[remote_write]\nurl = \"ftp://prom\"\nusername = \"gw\"\nheaders = { Content-Type = \"text/plain\" }\n\
+         external_labels = { \"bad-name\" = \"x\" }\nmax_backlog_age = \"5s\"\nmax_samples_per_request = 0\n\
+         [pushgateway]\nurl = \"https://pg.example:9091\"\nbearer_token_file = \"/nonexistent/token\"\n\
+         grouping = { job = \"x\" }\n",
+    )
+    .unwrap();
+    let out = outpost(&["check-config", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    for key in [
+        "remote_write.url",
+        "remote_write.password_file",
+        "remote_write.headers.Content-Type",
+        "remote_write.external_labels.bad-name",
+        "remote_write.max_backlog_age",
+        "remote_write.max_samples_per_request",
+        "pushgateway.bearer_token_file",
+        "pushgateway.grouping.job",
+    ] {
+        assert!(
+            err.contains(&format!("- {key}: ")),
+            "{key} not reported in:\n{err}"
+        );
+    }
+}
+
+#[test]
 fn embedded_default_runs_without_a_file_and_stops_on_sigint() {
     let dir = TempDir::new("default");
     let started = Instant::now();

@@ -31,7 +31,9 @@ pub const STATE_FILE: &str = "remote-config.json";
 /// Key paths (and whole sections, by prefix) a remote config may set. Everything else is
 /// local-only: the gateway's identity, where data lives, what the agent reads from the local
 /// filesystem, credentials and the MQTT identity, the local endpoint's exposure, the store's
-/// engine, and the rollback settings that protect the uplink.
+/// engine, and the rollback settings that protect the uplink. For the push sinks the same
+/// holds: auth, TLS files, extra headers (tenant ids, tokens) and the `instance` label are
+/// local; where and how fast to push is remote.
 pub const ALLOWED: &[&str] = &[
     "agent.log_level",
     "sample.interval",
@@ -54,6 +56,22 @@ pub const ALLOWED: &[&str] = &[
     "mqtt.reconnect_max",
     "mqtt.backfill_rate",
     "mqtt.compression",
+    "remote_write.url",
+    "remote_write.timeout",
+    "remote_write.max_samples_per_request",
+    "remote_write.max_request_bytes",
+    "remote_write.job",
+    "remote_write.external_labels",
+    "remote_write.max_backlog_age",
+    "remote_write.backfill_rate",
+    "remote_write.retry_min",
+    "remote_write.retry_max",
+    "pushgateway.url",
+    "pushgateway.job",
+    "pushgateway.grouping",
+    "pushgateway.interval",
+    "pushgateway.timeout",
+    "pushgateway.delete_on_shutdown",
 ];
 
 fn allowed(path: &str) -> bool {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod broker;
+pub mod prom;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

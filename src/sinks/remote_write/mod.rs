@@ -9,8 +9,8 @@
 //! `max_backlog_age`. Each lane has at most one request in flight, on tokio's blocking pool
 //! (ureq blocks), so a slow backlog request never holds up live data.
 //!
-//! **Outages.** A retryable failure (5xx, 429, no answer) backs off with full jitter or as
-//! `Retry-After` says. When the live lane fails and newer data is already durable, its
+//! **Outages.** A retryable failure (5xx, 429, no answer) holds both lanes, backing off with
+//! full jitter or as `Retry-After` says. When the live lane fails and newer data is already durable, its
 //! pending batch is handed to the backlog (it is not acknowledged, so the backlog lane reads
 //! it again) and the live lane moves to the newest data: when the receiver comes back, the
 //! present goes first and the gap is filled behind it. A permanent refusal (other 4xx, and
@@ -60,8 +60,8 @@ struct Lane {
     until: u64,
     work: Option<Work>,
     inflight: Option<JoinHandle<Outcome>>,
+    /// The backlog's rate limit asks to wait until then.
     retry_at: Option<Instant>,
-    attempt: u32,
     /// The backlog lane found nothing more up to `until`.
     drained: bool,
     /// Samples sent by this lane since it last drained (backlog progress for the log).
@@ -78,7 +78,6 @@ impl Lane {
             work: None,
             inflight: None,
             retry_at: None,
-            attempt: 0,
             drained: false,
             sent: 0,
             started: Instant::now(),
@@ -108,6 +107,10 @@ struct State {
     bucket: Bucket,
     /// The failure being reported; the next different one (or a success) is logged.
     episode: Option<String>,
+    /// A retryable failure holds both lanes until then: a 429's Retry-After or a 5xx is about
+    /// the receiver, not about one lane's data.
+    hold_until: Option<Instant>,
+    attempt: u32,
     /// Running estimate of samples per stored snapshot, to size reads to requests.
     samples_per_record: f64,
 }
@@ -140,6 +143,8 @@ impl RemoteWriteSink {
             },
             bucket: Bucket::new(self.cfg.backfill_rate),
             episode: None,
+            hold_until: None,
+            attempt: 0,
             samples_per_record: 500.0,
         };
         let boundary = self.store.durable_seq();
@@ -168,7 +173,11 @@ impl RemoteWriteSink {
     /// Reads and encodes the lane's next batch when it has none, and starts its next request
     /// when nothing is in flight and no retry is pending.
     async fn step(&self, st: &mut State, lane: &mut Lane) {
-        if lane.inflight.is_some() || lane.retry_at.is_some_and(|t| Instant::now() < t) {
+        let now = Instant::now();
+        if lane.inflight.is_some()
+            || lane.retry_at.is_some_and(|t| now < t)
+            || st.hold_until.is_some_and(|t| now < t)
+        {
             return;
         }
         if lane.work.is_none() {
@@ -315,7 +324,8 @@ impl RemoteWriteSink {
                         log::info!("remote_write: delivering to {} again", st.endpoint.url);
                     }
                 }
-                lane.attempt = 0;
+                st.attempt = 0;
+                st.hold_until = None;
                 lane.sent += req.samples as u64;
                 self.next_request(lane).await;
             }
@@ -338,7 +348,8 @@ impl RemoteWriteSink {
                     );
                     st.episode = Some(episode);
                 }
-                lane.attempt = 0;
+                st.attempt = 0;
+                st.hold_until = None;
                 self.next_request(lane).await;
             }
             Outcome::Retry {
@@ -347,12 +358,13 @@ impl RemoteWriteSink {
                 message,
             } => {
                 self.telemetry.remote_write_request(status);
-                lane.attempt = lane.attempt.saturating_add(1);
+                st.attempt = st.attempt.saturating_add(1);
                 let wait = match after {
                     Some(a) => a.min(MAX_RETRY_AFTER),
-                    None => backoff(self.cfg.retry_min, self.cfg.retry_max, lane.attempt),
+                    None => backoff(self.cfg.retry_min, self.cfg.retry_max, st.attempt),
                 };
-                lane.retry_at = Some(Instant::now() + wait);
+                let until = Instant::now() + wait;
+                st.hold_until = Some(st.hold_until.map_or(until, |h| h.max(until)));
                 let episode = format!("retry:{}", status.map(|s| s.to_string()).unwrap_or_default());
                 if st.episode.as_ref() != Some(&episode) {
                     log::warn!(
