@@ -291,6 +291,7 @@ impl MqttSink {
             }
         }
         // Live: everything after what was durable when this connection came up.
+        self.store.opened().await;
         let boundary = self.store.durable_seq();
         let mut live_after = boundary;
         // Backlog: whatever is unacknowledged up to the boundary (the store skips what is

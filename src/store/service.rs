@@ -56,6 +56,9 @@ struct Shared {
     durable: AtomicU64,
     /// The store's highest durable sequence number.
     durable_seq: AtomicU64,
+    /// Set once the store thread has opened the store (or found it unavailable) and published
+    /// its state: before that, `durable_seq` is 0 whatever the store holds.
+    opened: std::sync::atomic::AtomicBool,
     overload: [AtomicU64; 3],
 }
 
@@ -128,6 +131,7 @@ impl StoreThread {
 fn publish(store: &Store, shared: &Shared) {
     shared.durable_seq.store(store.durable_seq(), Ordering::SeqCst);
     *shared.stats.lock().unwrap_or_else(|e| e.into_inner()) = store.stats();
+    shared.opened.store(true, Ordering::SeqCst);
 }
 
 /// The store thread's loop: apply commands, commit when due, publish stats.
@@ -272,6 +276,15 @@ impl StoreHandle {
     /// Applies new bounds and commit settings (everything but the backend and the cache).
     pub async fn reconfigure(&self, cfg: StoreConfig) -> Result<(), String> {
         self.send(Command::Reconfigure(cfg)).await
+    }
+
+    /// Waits until the store thread has opened the store (an integrity check after a crash
+    /// can take a while), so [`StoreHandle::durable_seq`] says what the store holds. A sink
+    /// that splits live data from its backlog at that number must wait for this first.
+    pub async fn opened(&self) {
+        while !self.shared.opened.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// The highest sequence number that is durable (as of the last commit).

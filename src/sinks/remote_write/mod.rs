@@ -147,6 +147,7 @@ impl RemoteWriteSink {
             attempt: 0,
             samples_per_record: 500.0,
         };
+        self.store.opened().await;
         let boundary = self.store.durable_seq();
         let mut live = Lane::new(true, boundary, u64::MAX);
         let mut backlog = Lane::new(false, 0, boundary);
