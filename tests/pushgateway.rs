@@ -15,17 +15,6 @@ fn group<'a>(groups: &'a [serde_json::Value], instance: &str) -> Option<&'a serd
     groups.iter().find(|g| g["labels"]["instance"] == instance)
 }
 
-fn mem_total_bytes() -> f64 {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
-    meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap()
-        * 1024.0
-}
-
 fn config(dir: &Path, port: u16, sys: &Path, pg: &str) -> std::path::PathBuf {
     let path = dir.join("outpost.toml");
     std::fs::write(
@@ -45,15 +34,13 @@ fn config(dir: &Path, port: u16, sys: &Path, pg: &str) -> std::path::PathBuf {
 fn the_group_is_pushed_replaced_and_deleted() {
     let dir = TempDir::new("pushgateway");
     let pg = Pushgateway::new(dir.path());
-    let chip = dir.path().join("sys/class/hwmon/hwmon0");
-    std::fs::create_dir_all(&chip).unwrap();
-    std::fs::write(chip.join("name"), "testchip\n").unwrap();
-    std::fs::write(chip.join("temp1_input"), "42000\n").unwrap();
+    let sys = fake_sys(dir.path());
+    let chip = sys.join("class/hwmon/hwmon0");
     let port = free_port();
     let cfg = config(
         dir.path(),
         port,
-        &dir.path().join("sys"),
+        &sys,
         &format!(
             "url = \"http://{}\"\ninterval = \"1s\"\ngrouping = {{ line = \"hall/3\" }}\n",
             pg.addr()

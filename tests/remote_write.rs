@@ -28,15 +28,6 @@ const RULES: &str = r#"groups:
         expr: sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[1m]))
 "#;
 
-/// A fake sysfs with one hwmon chip, so a test can unplug a sensor.
-fn fake_sys(dir: &Path) -> PathBuf {
-    let chip = dir.join("sys/class/hwmon/hwmon0");
-    std::fs::create_dir_all(&chip).unwrap();
-    std::fs::write(chip.join("name"), "testchip\n").unwrap();
-    std::fs::write(chip.join("temp1_input"), "42000\n").unwrap();
-    dir.join("sys")
-}
-
 fn config(dir: &Path, port: u16, id: &str, sample_extra: &str, rw: &str) -> PathBuf {
     let path = dir.join("outpost.toml");
     std::fs::write(
@@ -50,17 +41,6 @@ fn config(dir: &Path, port: u16, id: &str, sample_extra: &str, rw: &str) -> Path
     )
     .unwrap();
     path
-}
-
-fn mem_total_bytes() -> f64 {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
-    let kb: f64 = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kb * 1024.0
 }
 
 fn now_s() -> f64 {

@@ -113,6 +113,27 @@ fn read_secret(p: &mut Problems, key: &str, file: &str) -> Option<String> {
     }
 }
 
+/// The endpoint keys of a raw section (both push sections spell them the same; serde cannot
+/// flatten them into a shared struct and still deny unknown keys).
+macro_rules! raw_endpoint {
+    ($r:expr, $section:expr, $timeout:expr, $example:expr) => {
+        RawEndpoint {
+            section: $section,
+            url: $r.url.as_deref(),
+            headers: $r.headers.as_ref(),
+            username: $r.username.as_deref(),
+            password_file: $r.password_file.as_deref(),
+            bearer_token_file: $r.bearer_token_file.as_deref(),
+            ca_file: $r.ca_file.as_deref(),
+            cert_file: $r.cert_file.as_deref(),
+            key_file: $r.key_file.as_deref(),
+            timeout: $r.timeout.as_deref(),
+            default_timeout: $timeout,
+            example: $example,
+        }
+    };
+}
+
 /// Checks url, headers, auth, TLS files and timeout of one endpoint.
 pub fn endpoint(p: &mut Problems, r: RawEndpoint<'_>) -> Option<Endpoint> {
     let before = p.len();
@@ -299,20 +320,12 @@ pub fn remote_write(
     let before = p.len();
     let endpoint = endpoint(
         p,
-        RawEndpoint {
-            section: "remote_write",
-            url: r.url.as_deref(),
-            headers: r.headers.as_ref(),
-            username: r.username.as_deref(),
-            password_file: r.password_file.as_deref(),
-            bearer_token_file: r.bearer_token_file.as_deref(),
-            ca_file: r.ca_file.as_deref(),
-            cert_file: r.cert_file.as_deref(),
-            key_file: r.key_file.as_deref(),
-            timeout: r.timeout.as_deref(),
-            default_timeout: Duration::from_secs(30),
-            example: "http://prometheus.example:9090/api/v1/write",
-        },
+        raw_endpoint!(
+            r,
+            "remote_write",
+            Duration::from_secs(30),
+            "http://prometheus.example:9090/api/v1/write"
+        ),
     );
     let max_samples = count(
         p,
@@ -397,20 +410,12 @@ pub fn pushgateway(
     let before = p.len();
     let endpoint = endpoint(
         p,
-        RawEndpoint {
-            section: "pushgateway",
-            url: r.url.as_deref(),
-            headers: r.headers.as_ref(),
-            username: r.username.as_deref(),
-            password_file: r.password_file.as_deref(),
-            bearer_token_file: r.bearer_token_file.as_deref(),
-            ca_file: r.ca_file.as_deref(),
-            cert_file: r.cert_file.as_deref(),
-            key_file: r.key_file.as_deref(),
-            timeout: r.timeout.as_deref(),
-            default_timeout: Duration::from_secs(10),
-            example: "http://pushgateway.example:9091",
-        },
+        raw_endpoint!(
+            r,
+            "pushgateway",
+            Duration::from_secs(10),
+            "http://pushgateway.example:9091"
+        ),
     );
     let job = label_value(p, "pushgateway.job", r.job.as_deref(), "node");
     let instance = label_value(p, "pushgateway.instance", r.instance.as_deref(), id);

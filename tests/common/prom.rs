@@ -11,6 +11,28 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
+/// MemTotal of this machine in bytes, as node_exporter reports it.
+pub fn mem_total_bytes() -> f64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap()
+        * 1024.0
+}
+
+/// A fake sysfs under `dir` with one hwmon chip (`testchip`, temp1 = 42 °C), so a test can
+/// unplug a sensor by removing `sys/class/hwmon/hwmon0`. Returns the sysfs root.
+pub fn fake_sys(dir: &Path) -> PathBuf {
+    let chip = dir.join("sys/class/hwmon/hwmon0");
+    std::fs::create_dir_all(&chip).unwrap();
+    std::fs::write(chip.join("name"), "testchip\n").unwrap();
+    std::fs::write(chip.join("temp1_input"), "42000\n").unwrap();
+    dir.join("sys")
+}
+
 /// Percent-encoding of a query parameter value.
 pub fn urlencode(s: &str) -> String {
     s.bytes()
