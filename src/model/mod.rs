@@ -18,6 +18,10 @@ pub enum MetricKind {
     Counter,
     Gauge,
     Untyped,
+    // Added after the first three: postcard stores the variant index, so older stored
+    // snapshots read back unchanged. Scraped histogram and summary series carry these.
+    Histogram,
+    Summary,
 }
 
 impl MetricKind {
@@ -26,6 +30,8 @@ impl MetricKind {
             MetricKind::Counter => "counter",
             MetricKind::Gauge => "gauge",
             MetricKind::Untyped => "untyped",
+            MetricKind::Histogram => "histogram",
+            MetricKind::Summary => "summary",
         }
     }
 }

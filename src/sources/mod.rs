@@ -5,3 +5,4 @@
 //! [`crate::model`] values and knows nothing about where they go next.
 
 pub mod host;
+pub mod scrape;

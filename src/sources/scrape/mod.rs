@@ -1,0 +1,2 @@
+//! Scraping local exporters.
+pub mod parse;
