@@ -7,6 +7,7 @@
 //!  sampler ──> store thread ──> MQTT sink (its own task) ──> broker
 //!                          └──> remote_write sink (live + backlog lanes) ──> Prometheus
 //!  latest exposition ──> Pushgateway sink (every interval; no store) ──> Pushgateway
+//!  [[scrape]] targets ──> one thread each (GET, parse, label) ──> store thread
 //!  config topic ──> control (validate, decide) ──> switch sampler / store bounds / sink
 //!  watchdog tick ──> WATCHDOG=1, only while sampling makes progress
 //!  SIGTERM/SIGINT ──> STOPPING=1, stop serving, exit within 2 s
@@ -34,6 +35,7 @@ use crate::sinks::mqtt::{Link, Links, MqttSink};
 use crate::sinks::pushgateway::PushgatewaySink;
 use crate::sinks::remote_write::RemoteWriteSink;
 use crate::sources::host::{Cycle, HostSampler};
+use crate::sources::scrape::Scrapers;
 use crate::store::{Class, StoreThread};
 use crate::systemd::Notifier;
 use crate::telemetry::{http, Telemetry, TARGET, VERSION};
@@ -302,6 +304,13 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
     let mut pushers = Pushers::default();
     pushers.start_remote_write(&current.cfg, &store_handle, &telemetry);
     pushers.start_pushgateway(&current.cfg, &telemetry);
+    // `[[scrape]]` is local-only, so the jobs live as long as the agent.
+    let scrapers = Scrapers::start(
+        &current.cfg.scrape,
+        &current.cfg.agent.id,
+        &store_handle,
+        &telemetry,
+    );
 
     let mut sigterm = signal(SignalKind::terminate()).map_err(RunError::Runtime)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(RunError::Runtime)?;
@@ -465,6 +474,7 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
     }
 
     notifier.stopping();
+    scrapers.stop();
     let _ = shutdown_tx.send(true);
     if let Some(task) = server_task {
         let _ = tokio::time::timeout(Duration::from_millis(500), task).await;

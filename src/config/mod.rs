@@ -13,6 +13,7 @@ pub mod board;
 pub mod push;
 pub mod remote;
 pub mod schema;
+pub mod scrape;
 pub mod units;
 pub mod validate;
 

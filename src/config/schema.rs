@@ -23,6 +23,9 @@ pub struct RawConfig {
     pub mqtt: Option<RawMqtt>,
     pub remote_write: Option<RawRemoteWrite>,
     pub pushgateway: Option<RawPushgateway>,
+    /// `[[scrape]]`: local exporters to scrape.
+    #[serde(default)]
+    pub scrape: Vec<RawScrape>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -186,4 +189,47 @@ pub struct RawPushgateway {
     pub ca_file: Option<String>,
     pub cert_file: Option<String>,
     pub key_file: Option<String>,
+}
+
+/// `[[scrape]]`: one job of local exporters, Prometheus' `scrape_config` key names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScrape {
+    pub job: Option<String>,
+    /// `host:port` of each exporter; each is the `instance` label of its series.
+    pub targets: Option<Vec<String>>,
+    pub metrics_path: Option<String>,
+    /// `http` (default) or `https`.
+    pub scheme: Option<String>,
+    /// Query parameters, e.g. `{ module = ["if_mib"] }`.
+    pub params: Option<BTreeMap<String, Vec<String>>>,
+    /// Default: `[sample] interval`.
+    pub interval: Option<String>,
+    /// Default: the interval, at most 10 s.
+    pub timeout: Option<String>,
+    pub honor_labels: Option<bool>,
+    pub honor_timestamps: Option<bool>,
+    pub username: Option<String>,
+    pub password_file: Option<String>,
+    pub bearer_token_file: Option<String>,
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    /// Static labels added to every series of the job's targets.
+    pub labels: Option<BTreeMap<String, String>>,
+    pub metric_relabel_configs: Option<Vec<RawRelabel>>,
+    pub sample_limit: Option<u32>,
+    pub body_size_limit: Option<String>,
+}
+
+/// One `metric_relabel_configs` rule.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRelabel {
+    pub source_labels: Option<Vec<String>>,
+    pub separator: Option<String>,
+    pub regex: Option<String>,
+    pub target_label: Option<String>,
+    pub replacement: Option<String>,
+    pub action: Option<String>,
 }

@@ -84,6 +84,8 @@ pub struct Config {
     pub mqtt: Option<MqttConfig>,
     pub remote_write: Option<super::push::RemoteWriteConfig>,
     pub pushgateway: Option<super::push::PushgatewayConfig>,
+    /// `[[scrape]]` jobs (local file only).
+    pub scrape: Vec<super::scrape::ScrapeJob>,
 }
 
 /// `[mqtt]`, resolved: the uplink to an MQTT broker.
@@ -631,6 +633,8 @@ pub fn validate(raw: RawConfig, origin: Origin, board_override: Option<&str>) ->
         .pushgateway
         .as_ref()
         .and_then(|r| super::push::pushgateway(&mut p, r, &id));
+    // [[scrape]]
+    let scrape = super::scrape::validate(&mut p, &raw.scrape, interval);
 
     if !p.is_empty() {
         return Err(ConfigError::Invalid { origin, problems: p });
@@ -670,6 +674,7 @@ pub fn validate(raw: RawConfig, origin: Origin, board_override: Option<&str>) ->
         mqtt,
         remote_write,
         pushgateway,
+        scrape,
     })
 }
 

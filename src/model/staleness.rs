@@ -12,6 +12,7 @@
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
+use super::stored::{StoredFamily, StoredSample};
 use super::{Family, Snapshot};
 
 /// Prometheus' `value.StaleNaN`.
@@ -25,49 +26,109 @@ pub fn is_stale(v: f64) -> bool {
     v.to_bits() == STALE_NAN_BITS
 }
 
-fn key(family: &str, labels: &[(&'static str, String)]) -> u64 {
+fn key<K: AsRef<str>>(family: &str, labels: &[(K, String)]) -> u64 {
     let mut h = DefaultHasher::new();
     family.hash(&mut h);
     for (k, v) in labels {
-        k.hash(&mut h);
+        k.as_ref().hash(&mut h);
         v.hash(&mut h);
     }
     h.finish()
 }
 
-#[derive(Default)]
-pub struct Staleness {
-    prev: Vec<Family>,
+/// What the tracker needs of a family: the host sampler's [`Family`] (static label names) and
+/// the scraper's [`StoredFamily`] (owned names) both qualify.
+pub trait SeriesFamily: Clone {
+    fn name(&self) -> &str;
+    /// The hash of each series, in order.
+    fn keys(&self) -> impl Iterator<Item = u64> + '_;
+    /// A family of the same name and kind with no samples.
+    fn empty_like(&self) -> Self;
+    /// Appends a stale marker for `other`'s sample number `i`.
+    fn push_stale(&mut self, other: &Self, i: usize);
+}
+
+impl SeriesFamily for Family {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn keys(&self) -> impl Iterator<Item = u64> + '_ {
+        self.samples.iter().map(|s| key(&self.name, &s.labels))
+    }
+    fn empty_like(&self) -> Self {
+        Family::new(self.name.clone(), "", self.kind)
+    }
+    fn push_stale(&mut self, other: &Self, i: usize) {
+        self.push(other.samples[i].labels.clone(), stale_nan());
+    }
+}
+
+impl SeriesFamily for StoredFamily {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn keys(&self) -> impl Iterator<Item = u64> + '_ {
+        self.samples.iter().map(|s| key(&self.name, &s.labels))
+    }
+    fn empty_like(&self) -> Self {
+        StoredFamily {
+            name: self.name.clone(),
+            kind: self.kind,
+            samples: Vec::new(),
+        }
+    }
+    fn push_stale(&mut self, other: &Self, i: usize) {
+        self.samples.push(StoredSample {
+            labels: other.samples[i].labels.clone(),
+            value: stale_nan(),
+        });
+    }
+}
+
+pub struct Staleness<F = Family> {
+    prev: Vec<F>,
     prev_keys: HashSet<u64>,
 }
 
-impl Staleness {
+impl<F> Default for Staleness<F> {
+    fn default() -> Self {
+        Staleness {
+            prev: Vec::new(),
+            prev_keys: HashSet::new(),
+        }
+    }
+}
+
+impl Staleness<Family> {
     /// Adds a stale marker to `snap` for every series of the previous snapshot it lacks;
     /// returns how many.
     pub fn mark(&mut self, snap: &mut Snapshot) -> usize {
-        let keys: HashSet<u64> = snap
-            .families
-            .iter()
-            .flat_map(|f| f.samples.iter().map(|s| key(&f.name, &s.labels)))
-            .collect();
+        self.mark_families(&mut snap.families)
+    }
+}
+
+impl<F: SeriesFamily> Staleness<F> {
+    /// [`Staleness::mark`] for any kind of family.
+    pub fn mark_families(&mut self, families: &mut Vec<F>) -> usize {
+        let keys: HashSet<u64> = families.iter().flat_map(|f| f.keys()).collect();
         if keys == self.prev_keys {
             return 0;
         }
-        let current = snap.families.clone();
+        let current = families.clone();
         let mut added = 0;
         for f in &self.prev {
-            for s in &f.samples {
-                if keys.contains(&key(&f.name, &s.labels)) {
+            for (i, k) in f.keys().enumerate() {
+                if keys.contains(&k) {
                     continue;
                 }
-                let at = match snap.families.iter().position(|x| x.name == f.name) {
+                let at = match families.iter().position(|x| x.name() == f.name()) {
                     Some(i) => i,
                     None => {
-                        snap.families.push(Family::new(f.name.clone(), "", f.kind));
-                        snap.families.len() - 1
+                        families.push(f.empty_like());
+                        families.len() - 1
                     }
                 };
-                snap.families[at].push(s.labels.clone(), stale_nan());
+                families[at].push_stale(f, i);
                 added += 1;
             }
         }

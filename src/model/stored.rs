@@ -42,6 +42,11 @@ pub fn encode_snapshot(s: &Snapshot) -> Vec<u8> {
     postcard::to_allocvec(s).expect("encoding into a Vec cannot fail")
 }
 
+/// A snapshot built in owned form (the scraper's) encodes to the same bytes.
+pub fn encode_stored(s: &StoredSnapshot) -> Vec<u8> {
+    postcard::to_allocvec(s).expect("encoding into a Vec cannot fail")
+}
+
 pub fn decode_snapshot(bytes: &[u8]) -> Result<StoredSnapshot, postcard::Error> {
     postcard::from_bytes(bytes)
 }

@@ -14,6 +14,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::model::{text, Family, MetricKind};
 use crate::sources::host::{collector_families, CollectorResult};
+use crate::sources::scrape::target::ScrapeError;
 use crate::store::StoreHandle;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -33,6 +34,8 @@ struct Counters {
     config_version: u64,
     config_results: BTreeMap<&'static str, u64>,
     push: PushCounters,
+    /// Scrapes by job, then by result (`ok` or a [`ScrapeError`] reason).
+    scrapes: BTreeMap<String, BTreeMap<&'static str, u64>>,
 }
 
 /// What the push sinks report; families appear only for the sinks that are configured.
@@ -207,6 +210,21 @@ impl Telemetry {
         }
     }
 
+    /// A `[[scrape]]` job is running: its counters show from now on (at 0).
+    pub fn scrape_job(&self, job: &str) {
+        self.counters().scrapes.entry(job.to_string()).or_default();
+    }
+
+    pub fn scrape_result(&self, job: &str, result: &'static str) {
+        *self
+            .counters()
+            .scrapes
+            .entry(job.to_string())
+            .or_default()
+            .entry(result)
+            .or_default() += 1;
+    }
+
     pub fn set_store(&self, store: StoreHandle) {
         *self.store.lock().unwrap_or_else(|e| e.into_inner()) = Some(store);
     }
@@ -339,6 +357,23 @@ impl Telemetry {
         }
         out.push(results);
         push_families(&c.push, &mut out);
+        if !c.scrapes.is_empty() {
+            let mut scrapes = Family::new(
+                "outpost_scrapes_total",
+                "Scrapes of [[scrape]] targets by job and result (ok, or why it failed).",
+                MetricKind::Counter,
+            );
+            for (job, results) in &c.scrapes {
+                for result in std::iter::once("ok").chain(ScrapeError::REASONS.iter().copied()) {
+                    let n = results.get(result).copied().unwrap_or(0);
+                    scrapes.push(
+                        vec![("job", job.clone()), ("result", result.to_string())],
+                        n as f64,
+                    );
+                }
+            }
+            out.push(scrapes);
+        }
         drop(c);
         if let Some(link) = self.link.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             let l = link.borrow().clone();

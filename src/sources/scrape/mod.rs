@@ -1,2 +1,285 @@
-//! Scraping local exporters.
+//! Scraping local exporters (`[[scrape]]`): programs on the gateway that already expose
+//! Prometheus metrics — a mosquitto exporter, a Modbus bridge, the device application.
+//!
+//! ```text
+//!  one thread per target: tick ─> GET (Accept: OpenMetrics, text) ─> parse ─> label/relabel
+//!      ─> + up, scrape_duration_seconds, ... ─> stale markers ─> store (metrics records)
+//! ```
+//! From the store on, scraped samples are metrics like the host's: remote_write, MQTT and the
+//! rest forward them with the same durability, backfill and ordering.
+//!
+//! Each target has its own thread, like Prometheus' one goroutine per target, so a target that
+//! is down, slow (up to its `timeout`), huge or garbage delays only itself: never another
+//! target, the host sampler (which runs on the runtime's blocking pool), or the sinks. The
+//! thread sleeps between scrapes on a condition variable, so stopping is immediate except for
+//! a request in flight, which is abandoned (its result is discarded, never half-stored).
+//! Targets are spread over the interval by a hash of their name, as Prometheus does, so many
+//! targets with one interval do not all fire at once.
+
 pub mod parse;
+pub mod relabel;
+pub mod target;
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::config::scrape::{ScrapeJob, ScrapeTarget};
+use crate::model::staleness::Staleness;
+use crate::model::stored::{encode_stored, StoredFamily, StoredSnapshot};
+use crate::sinks::http;
+use crate::store::{Class, StoreHandle};
+use crate::telemetry::Telemetry;
+use target::{Rules, ScrapeError};
+
+/// The switch that stops a target's thread, and wakes it from its sleep.
+#[derive(Default)]
+struct Stop {
+    stopped: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Stop {
+    fn is_stopped(&self) -> bool {
+        *self.stopped.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sleeps until `deadline`; true when stopped meanwhile.
+    fn sleep_until(&self, deadline: Instant) -> bool {
+        let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if *stopped {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            stopped = self
+                .wake
+                .wait_timeout(stopped, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    fn stop(&self) {
+        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.wake.notify_all();
+    }
+}
+
+/// The running scrape threads.
+pub struct Scrapers {
+    stop: Arc<Stop>,
+    targets: usize,
+}
+
+/// Everything one target's thread needs.
+struct Scrape {
+    job: Arc<ScrapeJob>,
+    target: ScrapeTarget,
+    /// `gateway`, `instance`, `job` and the static labels, sorted by name.
+    labels: Vec<(String, String)>,
+    rules: Rules,
+    store: StoreHandle,
+    telemetry: Arc<Telemetry>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Scrapers {
+    /// Starts one thread per target of every job. `gateway` is the agent id, the `gateway`
+    /// label of every scraped series (a job's own `gateway` label wins).
+    pub fn start(
+        jobs: &[ScrapeJob],
+        gateway: &str,
+        store: &StoreHandle,
+        telemetry: &Arc<Telemetry>,
+    ) -> Scrapers {
+        let stop = Arc::new(Stop::default());
+        let mut targets = 0;
+        for job in jobs {
+            telemetry.scrape_job(&job.job);
+            let job = Arc::new(job.clone());
+            for t in &job.targets {
+                let mut labels = job.labels.clone();
+                if !labels.iter().any(|(k, _)| k == "gateway") {
+                    labels.push(("gateway".into(), gateway.to_string()));
+                }
+                labels.push(("instance".into(), t.instance.clone()));
+                labels.push(("job".into(), job.job.clone()));
+                labels.sort();
+                let scrape = Scrape {
+                    job: Arc::clone(&job),
+                    target: t.clone(),
+                    labels,
+                    rules: Rules {
+                        honor_labels: job.honor_labels,
+                        honor_timestamps: job.honor_timestamps,
+                        relabel: job.relabel.clone(),
+                        sample_limit: job.sample_limit,
+                    },
+                    store: store.clone(),
+                    telemetry: Arc::clone(telemetry),
+                };
+                let stop = Arc::clone(&stop);
+                let name = format!("scrape-{}", job.job);
+                match std::thread::Builder::new()
+                    .name(name)
+                    .spawn(move || scrape.run(&stop))
+                {
+                    Ok(_) => targets += 1,
+                    Err(e) => log::error!("scrape {}/{}: cannot start its thread: {e}", job.job, t.instance),
+                }
+            }
+        }
+        if targets > 0 {
+            log::info!("scraping {targets} targets of {} jobs", jobs.len());
+        }
+        Scrapers { stop, targets }
+    }
+
+    pub fn targets(&self) -> usize {
+        self.targets
+    }
+
+    /// Stops every thread; a scrape in flight is abandoned.
+    pub fn stop(&self) {
+        self.stop.stop();
+    }
+}
+
+impl Drop for Scrapers {
+    fn drop(&mut self) {
+        self.stop.stop();
+    }
+}
+
+impl Scrape {
+    fn run(self, stop: &Stop) {
+        let job = &self.job;
+        let interval = job.interval;
+        let mut h = DefaultHasher::new();
+        (&job.job, &self.target.instance).hash(&mut h);
+        let offset = Duration::from_millis(h.finish() % (interval.as_millis() as u64).max(1));
+        let agent = http::agent(&job.endpoint);
+        let mut stale: Staleness<StoredFamily> = Staleness::default();
+        let mut failing: Option<&'static str> = None;
+        let mut first = true;
+        let mut next = Instant::now() + offset;
+        loop {
+            if stop.sleep_until(next) {
+                return;
+            }
+            let started = Instant::now();
+            let ts = now_ms();
+            let result = target::fetch(
+                &agent,
+                &self.target.url,
+                job.endpoint.authorization.as_deref(),
+                job.endpoint.timeout,
+                job.body_size_limit,
+            )
+            .and_then(|(format, body)| {
+                let exp = parse::parse(&body, format, job.sample_limit.saturating_mul(4))
+                    .map_err(ScrapeError::Invalid)?;
+                target::assemble(exp, &self.labels, &self.rules)
+            });
+            let took = started.elapsed();
+            if stop.is_stopped() {
+                return;
+            }
+            let (mut main, timed, up) = match result {
+                Ok(a) => {
+                    if let Some(reason) = failing.take() {
+                        log::info!(
+                            "scrape {}/{}: answering again (after {reason})",
+                            job.job,
+                            self.target.instance
+                        );
+                    } else if first {
+                        log::info!(
+                            "scrape {}/{}: {} samples ({} after relabelling) in {:.1} ms",
+                            job.job,
+                            self.target.instance,
+                            a.scraped,
+                            a.post_relabel,
+                            took.as_secs_f64() * 1e3
+                        );
+                    }
+                    if a.duplicates > 0 {
+                        log::debug!(
+                            "scrape {}/{}: {} duplicate series dropped",
+                            job.job,
+                            self.target.instance,
+                            a.duplicates
+                        );
+                    }
+                    self.telemetry.scrape_result(&job.job, "ok");
+                    let mut main = a.main;
+                    main.extend(target::report(
+                        &self.labels,
+                        true,
+                        took,
+                        a.scraped,
+                        a.post_relabel,
+                    ));
+                    (main, a.timed, true)
+                }
+                Err(e) => {
+                    let reason = e.reason();
+                    if failing != Some(reason) {
+                        log::warn!(
+                            "scrape {}/{} ({}): {e}; up = 0 until it answers",
+                            job.job,
+                            self.target.instance,
+                            self.target.url
+                        );
+                    }
+                    failing = Some(reason);
+                    self.telemetry.scrape_result(&job.job, reason);
+                    (
+                        target::report(&self.labels, false, took, 0, 0),
+                        Default::default(),
+                        false,
+                    )
+                }
+            };
+            first = false;
+            let marked = stale.mark_families(&mut main);
+            if marked > 0 && !up {
+                log::debug!(
+                    "scrape {}/{}: {marked} series marked stale",
+                    job.job,
+                    self.target.instance
+                );
+            }
+            for (t, families) in timed {
+                self.append(t, families);
+            }
+            self.append(ts, main);
+            // The next tick on the grid; ticks missed by a slow scrape are skipped.
+            next += interval;
+            let now = Instant::now();
+            if next <= now {
+                let behind = (now - next).as_nanos() / interval.as_nanos().max(1) + 1;
+                next += interval * behind as u32;
+            }
+        }
+    }
+
+    fn append(&self, timestamp_ms: i64, families: Vec<StoredFamily>) {
+        let snap = StoredSnapshot {
+            timestamp_ms,
+            families,
+        };
+        self.store
+            .append(Class::Metrics, timestamp_ms, encode_stored(&snap));
+    }
+}
