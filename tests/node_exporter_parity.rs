@@ -5,7 +5,6 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -26,32 +25,20 @@ const COLLECTORS: &[&str] = &[
 ];
 
 fn start_node_exporter(port: u16) -> Proc {
-    let bin = require(
-        &["prometheus-node-exporter", "node_exporter"],
-        "prometheus-node-exporter",
-    );
-    let mut cmd = Command::new(bin);
-    cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--collector.disable-defaults")
-        .arg(format!(
+    let mut args = vec![
+        "--collector.disable-defaults".to_string(),
+        format!(
             "--collector.filesystem.mount-points-exclude={}",
             outpost::config::validate::DEFAULT_MOUNT_POINTS_EXCLUDE
-        ))
-        .arg(format!(
+        ),
+        format!(
             "--collector.filesystem.fs-types-exclude={}",
             outpost::config::validate::DEFAULT_FS_TYPES_EXCLUDE
-        ))
-        .arg("--collector.netdev.device-exclude=")
-        .stderr(std::process::Stdio::null());
-    for c in COLLECTORS {
-        cmd.arg(format!("--collector.{c}"));
-    }
-    let proc = Proc::spawn("node_exporter", &mut cmd);
-    let addr = format!("127.0.0.1:{port}");
-    wait_for("node_exporter /metrics", Duration::from_secs(15), || {
-        http_get(&addr, "/metrics").ok().filter(|r| r.status == 200)
-    });
-    proc
+        ),
+        "--collector.netdev.device-exclude=".to_string(),
+    ];
+    args.extend(COLLECTORS.iter().map(|c| format!("--collector.{c}")));
+    node_exporter(port, &args)
 }
 
 type Samples = BTreeMap<Key, f64>;

@@ -121,6 +121,27 @@ impl Drop for Proc {
     }
 }
 
+/// Starts Debian's `prometheus-node-exporter` on a loopback port with extra flags and waits
+/// until its /metrics answers.
+pub fn node_exporter(port: u16, args: &[String]) -> Proc {
+    let bin = require(
+        &["prometheus-node-exporter", "node_exporter"],
+        "prometheus-node-exporter",
+    );
+    let proc = Proc::spawn(
+        "node_exporter",
+        Command::new(bin)
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(args)
+            .stderr(Stdio::null()),
+    );
+    let addr = format!("127.0.0.1:{port}");
+    wait_for("node_exporter /metrics", Duration::from_secs(15), || {
+        http_get(&addr, "/metrics").ok().filter(|r| r.status == 200)
+    });
+    proc
+}
+
 /// Polls `f` until it returns Some, or panics with `what` after `timeout`.
 pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
