@@ -62,4 +62,7 @@ components=$(rustup component list --installed)
 for c in rustfmt clippy; do
   grep -q "^$c" <<<"$components" || rustup component add "$c"
 done
+# The exposition parser's fuzz target (scripts/fuzz.sh): cargo fuzz on the nightly toolchain.
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
 echo "install-deps: ok"

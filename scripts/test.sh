@@ -16,6 +16,8 @@ echo "== tests"
 cargo test --locked
 echo "== store test suite against the sled backend"
 cargo test --locked --features store-sled --lib store::
+echo "== fuzzing the exposition parser (30 s)"
+scripts/fuzz.sh 30
 echo "== cross builds under qemu"
 cmp -s Cross.toml cross.toml || { echo "cross.toml must point at Cross.toml" >&2; exit 1; }
 scripts/cross-build.sh
