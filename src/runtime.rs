@@ -35,6 +35,7 @@ use crate::sinks::mqtt::{Link, Links, MqttSink};
 use crate::sinks::pushgateway::PushgatewaySink;
 use crate::sinks::remote_write::RemoteWriteSink;
 use crate::sources::host::{Cycle, HostSampler};
+use crate::sources::scrape::pushtext::Latest;
 use crate::sources::scrape::Scrapers;
 use crate::store::{Class, StoreThread};
 use crate::systemd::Notifier;
@@ -169,11 +170,12 @@ impl Pushers {
         self.remote_write = Some((tokio::spawn(sink.run(rx)), tx));
     }
 
-    fn start_pushgateway(&mut self, cfg: &Config, telemetry: &Arc<Telemetry>) {
+    fn start_pushgateway(&mut self, cfg: &Config, telemetry: &Arc<Telemetry>, scraped: &Arc<Latest>) {
         let Some(pg) = &cfg.pushgateway else { return };
         let sink = PushgatewaySink {
             cfg: pg.clone(),
             telemetry: Arc::clone(telemetry),
+            scraped: Arc::clone(scraped),
         };
         let (tx, rx) = watch::channel(false);
         self.pushgateway = Some((tokio::spawn(sink.run(rx)), tx));
@@ -303,13 +305,16 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
     uplink.start(&current.cfg, &store_handle);
     let mut pushers = Pushers::default();
     pushers.start_remote_write(&current.cfg, &store_handle, &telemetry);
-    pushers.start_pushgateway(&current.cfg, &telemetry);
+    // The scraped targets' latest values, for the Pushgateway sink.
+    let scraped = Arc::new(Latest::default());
+    pushers.start_pushgateway(&current.cfg, &telemetry, &scraped);
     // `[[scrape]]` is local-only, so the jobs live as long as the agent.
     let scrapers = Scrapers::start(
         &current.cfg.scrape,
         &current.cfg.agent.id,
         &store_handle,
         &telemetry,
+        &scraped,
     );
 
     let mut sigterm = signal(SignalKind::terminate()).map_err(RunError::Runtime)?;
@@ -457,7 +462,7 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
             }
             if next.changed(&current, "pushgateway") {
                 Pushers::stop(vec![pushers.pushgateway.take()]).await;
-                pushers.start_pushgateway(&next.cfg, &telemetry);
+                pushers.start_pushgateway(&next.cfg, &telemetry, &scraped);
             }
             log::info!(
                 "now running {}: sampling every {}",

@@ -371,3 +371,68 @@ interval = "1s"
     );
     assert_eq!(boot_ts, BTreeSet::from([stamped_ms]), "exposed timestamp kept");
 }
+
+#[test]
+fn scraped_targets_are_pushed_as_groups_of_their_own() {
+    let dir = TempDir::new("scrape-pg");
+    let pg = Pushgateway::new(dir.path());
+    let ne_port = free_port();
+    let ne = node_exporter(ne_port, &[]);
+    let port = free_port();
+    let target = format!("127.0.0.1:{ne_port}");
+    let cfg = config(
+        dir.path(),
+        port,
+        &format!(
+            "[pushgateway]\nurl = \"http://{}\"\ninterval = \"1s\"\ngrouping = {{ line = \"3\" }}\n\n\
+             [[scrape]]\njob = \"node\"\ntargets = [\"{target}\"]\ninterval = \"1s\"\n",
+            pg.addr()
+        ),
+    );
+    let mut agent = start_outpost(&cfg, port);
+    let find = |groups: &[serde_json::Value], instance: &str| {
+        groups
+            .iter()
+            .find(|g| g["labels"]["instance"] == instance)
+            .cloned()
+    };
+    // Both groups are accepted: the host's (job=node, instance=id) and the target's, though
+    // they share metric names (one type and help per name across groups).
+    let g = wait_for("the target's group", Duration::from_secs(30), || {
+        find(&pg.groups(), &target)
+    });
+    assert_eq!(g["labels"]["job"], "node");
+    assert_eq!(g["labels"]["gateway"], ID);
+    assert_eq!(g["labels"]["line"], "3");
+    assert!(find(&pg.groups(), ID).is_some(), "the host group too");
+    let series =
+        format!(r#"node_memory_MemTotal_bytes{{gateway="{ID}",instance="{target}",job="node",line="3"}}"#);
+    let text = http_get(&pg.addr(), "/metrics").unwrap().body;
+    assert_eq!(metric(&text, &series), Some(mem_total_bytes()), "{series}");
+    assert!(
+        text.contains(&format!(
+            r#"up{{gateway="{ID}",instance="{target}",job="node",line="3"}} 1"#
+        )),
+        "up in the target's group"
+    );
+
+    // The target dies: its group is replaced by one holding up = 0 and nothing else of it.
+    drop(ne);
+    wait_for("up = 0 in the group", Duration::from_secs(20), || {
+        let text = http_get(&pg.addr(), "/metrics").ok()?.body;
+        let down = text.contains(&format!(
+            r#"up{{gateway="{ID}",instance="{target}",job="node",line="3"}} 0"#
+        ));
+        (down && metric(&text, &series).is_none()).then_some(())
+    });
+
+    // A clean shutdown deletes both groups.
+    agent.signal("TERM");
+    agent.wait_exit(Duration::from_secs(10));
+    let left: Vec<_> = pg
+        .groups()
+        .iter()
+        .map(|g| g["labels"]["instance"].clone())
+        .collect();
+    assert!(left.is_empty(), "groups left: {left:?}");
+}

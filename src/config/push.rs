@@ -47,8 +47,13 @@ impl PushgatewayConfig {
     /// `<url>/metrics/job/<job>/instance/<id>/...`: values that are empty or contain a `/` (or
     /// anything outside the unreserved URL characters) use the `@base64` form.
     pub fn group_url(&self) -> String {
+        self.url_for(&self.grouping)
+    }
+
+    /// The URL of another group on the same Pushgateway (a scraped target's).
+    pub fn url_for(&self, grouping: &[(String, String)]) -> String {
         let mut url = format!("{}/metrics", self.endpoint.url.trim_end_matches('/'));
-        for (name, value) in &self.grouping {
+        for (name, value) in grouping {
             let plain = !value.is_empty()
                 && value
                     .bytes()

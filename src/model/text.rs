@@ -12,7 +12,7 @@ use super::Family;
 /// The `Content-Type` of this format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-fn escape_help(out: &mut String, s: &str) {
+pub fn escape_help(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -22,7 +22,7 @@ fn escape_help(out: &mut String, s: &str) {
     }
 }
 
-fn escape_label_value(out: &mut String, s: &str) {
+pub fn escape_label_value(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),

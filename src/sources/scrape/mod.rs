@@ -6,7 +6,9 @@
 //!      ─> + up, scrape_duration_seconds, ... ─> stale markers ─> store (metrics records)
 //! ```
 //! From the store on, scraped samples are metrics like the host's: remote_write, MQTT and the
-//! rest forward them with the same durability, backfill and ordering.
+//! rest forward them with the same durability, backfill and ordering. With a Pushgateway
+//! configured, each thread also leaves its target's latest values as text ([`pushtext`]) for
+//! the Pushgateway sink, which pushes them as a group of their own.
 //!
 //! Each target has its own thread, like Prometheus' one goroutine per target, so a target that
 //! is down, slow (up to its `timeout`), huge or garbage delays only itself: never another
@@ -17,6 +19,7 @@
 //! targets with one interval do not all fire at once.
 
 pub mod parse;
+pub mod pushtext;
 pub mod relabel;
 pub mod target;
 
@@ -84,6 +87,7 @@ struct Scrape {
     rules: Rules,
     store: StoreHandle,
     telemetry: Arc<Telemetry>,
+    latest: Arc<pushtext::Latest>,
 }
 
 fn now_ms() -> i64 {
@@ -101,6 +105,7 @@ impl Scrapers {
         gateway: &str,
         store: &StoreHandle,
         telemetry: &Arc<Telemetry>,
+        latest: &Arc<pushtext::Latest>,
     ) -> Scrapers {
         let stop = Arc::new(Stop::default());
         let mut targets = 0;
@@ -127,6 +132,7 @@ impl Scrapers {
                     },
                     store: store.clone(),
                     telemetry: Arc::clone(telemetry),
+                    latest: Arc::clone(latest),
                 };
                 let stop = Arc::clone(&stop);
                 let name = format!("scrape-{}", job.job);
@@ -179,6 +185,7 @@ impl Scrape {
             }
             let started = Instant::now();
             let ts = now_ms();
+            let push = self.latest.extra();
             let result = target::fetch(
                 &agent,
                 &self.target.url,
@@ -189,14 +196,17 @@ impl Scrape {
             .and_then(|(format, body)| {
                 let exp = parse::parse(&body, format, job.sample_limit.saturating_mul(4))
                     .map_err(ScrapeError::Invalid)?;
-                target::assemble(exp, &self.labels, &self.rules)
+                let meta = push.is_some().then(|| pushtext::meta(&exp));
+                Ok((target::assemble(exp, &self.labels, &self.rules)?, meta))
             });
             let took = started.elapsed();
             if stop.is_stopped() {
                 return;
             }
+            let mut meta = None;
             let (mut main, timed, up) = match result {
-                Ok(a) => {
+                Ok((a, m)) => {
+                    meta = m;
                     if let Some(reason) = failing.take() {
                         log::info!(
                             "scrape {}/{}: answering again (after {reason})",
@@ -252,6 +262,9 @@ impl Scrape {
                 }
             };
             first = false;
+            if let Some(extra) = &push {
+                self.leave_for_push(meta.as_ref(), &main, extra);
+            }
             let marked = stale.mark_families(&mut main);
             if marked > 0 && !up {
                 log::debug!(
@@ -272,6 +285,36 @@ impl Scrape {
                 next += interval * behind as u32;
             }
         }
+    }
+
+    /// The target's group for the Pushgateway: job, instance and gateway (then the
+    /// Pushgateway's own extra grouping labels) in the URL, stripped from the samples.
+    fn leave_for_push(
+        &self,
+        meta: Option<&pushtext::Meta>,
+        main: &[StoredFamily],
+        extra: &[(String, String)],
+    ) {
+        let mut grouping: Vec<(String, String)> = ["job", "instance", "gateway"]
+            .iter()
+            .filter_map(|k| self.labels.iter().find(|(n, _)| n == k).cloned())
+            .collect();
+        for (k, v) in extra {
+            if !grouping.iter().any(|(n, _)| n == k) {
+                grouping.push((k.clone(), v.clone()));
+            }
+        }
+        let strip: Vec<String> = grouping.iter().map(|(k, _)| k.clone()).collect();
+        let empty = pushtext::Meta::new();
+        let text = pushtext::render(meta.unwrap_or(&empty), main, &strip);
+        self.latest.set(
+            &self.job.job,
+            &self.target.instance,
+            pushtext::Group {
+                grouping,
+                text: Arc::new(text),
+            },
+        );
     }
 
     fn append(&self, timestamp_ms: i64, families: Vec<StoredFamily>) {
