@@ -132,6 +132,85 @@ fn push_sections_report_their_problems_with_key_paths() {
 }
 
 #[test]
+fn scrape_jobs_report_their_problems_with_key_paths() {
+    let dir = TempDir::new("badscrape");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        r#"[[scrape]]
+job = "a"
+targets = ["127.0.0.1", "http://x:1/metrics", "127.0.0.1:9100", "127.0.0.1:9100"]
+metrics_path = "metrics"
+interval = "5s"
+timeout = "10s"
+labels = { instance = "x" }
+[[scrape.metric_relabel_configs]]
+action = "hashmod"
+[[scrape.metric_relabel_configs]]
+source_labels = ["__name__"]
+regex = "go_(.*"
+action = "drop"
+
+[[scrape]]
+job = "a"
+targets = []
+scheme = "ftp"
+sample_limit = 0
+"#,
+    )
+    .unwrap();
+    let out = outpost(&["check-config", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    for key in [
+        "scrape[0].targets[0]",
+        "scrape[0].targets[1]",
+        "scrape[0].targets[3]",
+        "scrape[0].metrics_path",
+        "scrape[0].timeout",
+        "scrape[0].labels.instance",
+        "scrape[0].metric_relabel_configs[0].action",
+        "scrape[0].metric_relabel_configs[1].regex",
+        "scrape[1].job",
+        "scrape[1].targets",
+        "scrape[1].scheme",
+        "scrape[1].sample_limit",
+    ] {
+        assert!(
+            err.contains(&format!("- {key}: ")),
+            "{key} not reported in:\n{err}"
+        );
+    }
+    // A typo is refused by name, and [[scrape]] cannot come over MQTT.
+    std::fs::write(&path, "[[scrape]]\njob = \"a\"\ntarget = [\"127.0.0.1:1\"]\n").unwrap();
+    let out = outpost(&["check-config", "--config", path.to_str().unwrap()]);
+    assert!(
+        text(&out.stderr).contains("unknown field `target`"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(&path, "").unwrap();
+    let remote = dir.path().join("remote.json");
+    std::fs::write(
+        &remote,
+        r#"{"version": 1, "scrape": [{"job": "x", "targets": ["127.0.0.1:1"]}]}"#,
+    )
+    .unwrap();
+    let out = outpost(&[
+        "check-config",
+        "--config",
+        path.to_str().unwrap(),
+        "--remote",
+        remote.to_str().unwrap(),
+    ]);
+    assert!(
+        text(&out.stderr).contains("- scrape: local only"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn embedded_default_runs_without_a_file_and_stops_on_sigint() {
     let dir = TempDir::new("default");
     let started = Instant::now();
