@@ -11,7 +11,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::prom::*;
 use common::*;
@@ -41,13 +41,6 @@ fn config(dir: &Path, port: u16, id: &str, sample_extra: &str, rw: &str) -> Path
     )
     .unwrap();
     path
-}
-
-fn now_s() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
 }
 
 #[test]

@@ -11,7 +11,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use common::prom::*;
 use common::*;
@@ -34,13 +34,6 @@ fn config(dir: &Path, port: u16, body: &str) -> PathBuf {
 
 fn label_names(series: &serde_json::Value) -> BTreeSet<String> {
     series["metric"].as_object().unwrap().keys().cloned().collect()
-}
-
-fn now_s() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
 }
 
 #[test]

@@ -142,6 +142,14 @@ pub fn node_exporter(port: u16, args: &[String]) -> Proc {
     proc
 }
 
+/// Now, in Unix seconds.
+pub fn now_s() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
 /// Polls `f` until it returns Some, or panics with `what` after `timeout`.
 pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();

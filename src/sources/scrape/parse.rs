@@ -194,13 +194,14 @@ fn parse_float(s: &str) -> Option<f64> {
     s.parse::<f64>().ok()
 }
 
-/// Reads metadata text with `\\` and `\n` escapes (HELP); other sequences stay as written.
-fn unescape_help(s: &str) -> String {
-    if !s.contains('\\') {
-        return s.to_string();
+/// Undoes the escapes: `\\` and `\n` (HELP text), and `\"` too in label values
+/// (`quotes`); other sequences stay as written, as Prometheus leaves them.
+fn unescape(raw: &str, quotes: bool) -> String {
+    if !raw.contains('\\') {
+        return raw.to_string();
     }
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
     while let Some(c) = chars.next() {
         if c != '\\' {
             out.push(c);
@@ -209,6 +210,7 @@ fn unescape_help(s: &str) -> String {
         match chars.next() {
             Some('\\') => out.push('\\'),
             Some('n') => out.push('\n'),
+            Some('"') if quotes => out.push('"'),
             Some(other) => {
                 out.push('\\');
                 out.push(other);
@@ -334,33 +336,15 @@ impl<'a> Cursor<'a> {
                 Some(_) => self.i += 1,
             }
         }
-        if self.i > self.b.len() {
-            return Err(format!("unterminated value of label {name:?}"));
-        }
+        // A '\\' skips the byte after it, so a closing quote is never an escaped one; the
+        // loop ends on an ASCII '"', a char boundary.
         let raw = &self.s[start..self.i];
         self.i += 1;
-        if !escaped {
-            return Ok(raw.to_string());
-        }
-        let mut out = String::with_capacity(raw.len());
-        let mut chars = raw.chars();
-        while let Some(c) = chars.next() {
-            if c != '\\' {
-                out.push(c);
-                continue;
-            }
-            match chars.next() {
-                Some('\\') => out.push('\\'),
-                Some('"') => out.push('"'),
-                Some('n') => out.push('\n'),
-                Some(other) => {
-                    out.push('\\');
-                    out.push(other);
-                }
-                None => out.push('\\'),
-            }
-        }
-        Ok(out)
+        Ok(if escaped {
+            unescape(raw, true)
+        } else {
+            raw.to_string()
+        })
     }
 }
 
@@ -638,7 +622,7 @@ fn metadata(rest: &str, fams: &mut Families) -> Result<(), String> {
             if !f.help.is_empty() {
                 return Err(format!("second HELP line for {name}"));
             }
-            f.help = unescape_help(value);
+            f.help = unescape(value, false);
         }
         "TYPE" => {
             if f.typed {
