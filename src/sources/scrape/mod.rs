@@ -75,7 +75,6 @@ impl Stop {
 /// The running scrape threads.
 pub struct Scrapers {
     stop: Arc<Stop>,
-    targets: usize,
 }
 
 /// Everything one target's thread needs.
@@ -148,11 +147,7 @@ impl Scrapers {
         if targets > 0 {
             log::info!("scraping {targets} targets of {} jobs", jobs.len());
         }
-        Scrapers { stop, targets }
-    }
-
-    pub fn targets(&self) -> usize {
-        self.targets
+        Scrapers { stop }
     }
 
     /// Stops every thread; a scrape in flight is abandoned.
