@@ -23,6 +23,7 @@ use tokio::time::Instant;
 
 use crate::config::remote::{self, problem_strings, status_json, Persisted};
 use crate::config::{Config, Origin};
+use crate::model::now_ms;
 use crate::sinks::mqtt::Incoming;
 use crate::telemetry::Telemetry;
 
@@ -80,13 +81,6 @@ pub struct Control {
     status: watch::Sender<Option<Arc<Vec<u8>>>>,
     telemetry: Arc<Telemetry>,
     health_window: Duration,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Control {

@@ -11,6 +11,15 @@ pub mod text;
 
 use serde::{Deserialize, Serialize};
 
+/// Now as Unix epoch milliseconds, the timestamps of snapshots and records (0 if the clock is
+/// before 1970).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 /// Prometheus metric type of a family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -147,10 +147,7 @@ impl MqttSink {
         }
         self.set_link(|l| l.connected = false);
         let boot_id = format!("{:016x}", random_u64());
-        let started_at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
+        let started_at = crate::model::now_ms();
         let url = self.cfg.url();
         let mut attempt = 0u32;
         // Set when the retained config was too large to receive: the next connections do not

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +20,7 @@ use super::recovery;
 use super::stats::{DropReason, StoreStats};
 use crate::config::validate::StoreConfig;
 use crate::datadir::DataDir;
+use crate::model::now_ms;
 
 /// Version of the layout of chunks, index entries and metadata. A store written with another
 /// version is quarantined, never misread.
@@ -135,13 +136,6 @@ pub struct Store {
     /// Test hook: the next N commits fail with this error before reaching the backend.
     #[cfg(test)]
     pub(super) inject: Option<(u32, fn() -> BackendError)>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Free bytes for unprivileged users on the filesystem holding `dir`.

@@ -10,6 +10,7 @@ use super::queue::Store;
 use super::record::Class;
 use super::stats::DropReason;
 use crate::config::validate::StoreConfig;
+use crate::model::now_ms;
 
 struct Dir(PathBuf);
 
@@ -44,13 +45,6 @@ fn cfg(kind: BackendKind) -> StoreConfig {
         min_free_disk: 0,
         ..StoreConfig::default()
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 fn payload(seq_hint: u64, len: usize) -> Vec<u8> {
@@ -99,7 +93,7 @@ fn ordered_reads_across_classes_and_independent_cursors() {
         s.register_sink("rw", &[Class::Metrics], true);
         for i in 0..30u64 {
             let class = Class::ALL[(i % 3) as usize];
-            assert_eq!(s.append(class, now(), payload(i, 100)), i + 1);
+            assert_eq!(s.append(class, now_ms(), payload(i, 100)), i + 1);
         }
         // Not durable yet: nothing to read.
         assert!(s.read("mqtt", 10, 1 << 20).unwrap().is_empty(), "{kind:?}");
@@ -128,9 +122,9 @@ fn a_record_is_deleted_only_when_every_sink_that_wants_it_acked() {
         s.register_sink("mqtt", &Class::ALL, true);
         s.register_sink("rw", &[Class::Metrics], true);
         for i in 0..10 {
-            s.append(Class::Metrics, now(), payload(i, 50));
+            s.append(Class::Metrics, now_ms(), payload(i, 50));
         }
-        s.append(Class::Logs, now(), payload(99, 50));
+        s.append(Class::Logs, now_ms(), payload(99, 50));
         s.commit().unwrap();
         s.ack("mqtt", 11);
         s.commit().unwrap();
@@ -154,7 +148,7 @@ fn a_record_is_deleted_only_when_every_sink_that_wants_it_acked() {
         // Cursors survive a restart.
         let mut s = open(&d.0, &cfg(kind));
         s.register_sink("mqtt", &Class::ALL, true);
-        let seq = s.append(Class::Alerts, now(), payload(12, 10));
+        let seq = s.append(Class::Alerts, now_ms(), payload(12, 10));
         assert!(seq > 11, "{kind:?}: sequence number {seq} reused");
         s.commit().unwrap();
         assert_eq!(seqs(&mut s, "mqtt"), vec![seq], "{kind:?}");
@@ -168,7 +162,7 @@ fn with_no_sink_configured_data_is_kept() {
         let d = Dir::new("nosink");
         let mut s = open(&d.0, &cfg(kind));
         for i in 0..5 {
-            s.append(Class::Metrics, now(), payload(i, 10));
+            s.append(Class::Metrics, now_ms(), payload(i, 10));
         }
         s.commit().unwrap();
         s.close();
@@ -188,7 +182,7 @@ fn unacknowledged_reads_are_delivered_again_after_a_restart() {
         let mut s = open(&d.0, &cfg(kind));
         s.register_sink("mqtt", &Class::ALL, true);
         for i in 0..6 {
-            s.append(Class::Logs, now(), payload(i, 10));
+            s.append(Class::Logs, now_ms(), payload(i, 10));
         }
         s.commit().unwrap();
         assert_eq!(seqs(&mut s, "mqtt").len(), 6);
@@ -209,16 +203,16 @@ fn a_crash_keeps_what_was_committed_and_never_reuses_sequence_numbers() {
         let d = Dir::new("crash");
         let mut s = open(&d.0, &cfg(kind));
         for i in 0..100 {
-            s.append(Class::Metrics, now(), payload(i, 200));
+            s.append(Class::Metrics, now_ms(), payload(i, 200));
         }
         s.commit().unwrap();
         for i in 100..150 {
-            s.append(Class::Metrics, now(), payload(i, 200));
+            s.append(Class::Metrics, now_ms(), payload(i, 200));
         }
         drop(s); // crash before the second commit
         let mut s = open(&d.0, &cfg(kind));
         assert_eq!(s.stats().records[0], 100, "{kind:?}");
-        let next = s.append(Class::Metrics, now(), payload(0, 1));
+        let next = s.append(Class::Metrics, now_ms(), payload(0, 1));
         assert!(next >= 101, "{kind:?}: seq {next} reused");
         s.commit().unwrap();
         s.register_sink("x", &Class::ALL, true);
@@ -240,7 +234,7 @@ fn eviction_goes_metrics_then_logs_then_alerts_oldest_first_and_is_counted() {
         for round in 0..3u64 {
             for class in [Class::Alerts, Class::Logs, Class::Metrics] {
                 for i in 0..10 {
-                    s.append(class, now(), payload(round * 100 + i, 10 << 10));
+                    s.append(class, now_ms(), payload(round * 100 + i, 10 << 10));
                 }
             }
             s.commit().unwrap();
@@ -300,12 +294,12 @@ fn records_older_than_max_age_are_evicted() {
             Duration::from_secs(86400),
         ];
         let mut s = open(&d.0, &c);
-        let old = now() - 3 * 3600 * 1000;
+        let old = now_ms() - 3 * 3600 * 1000;
         s.append(Class::Metrics, old, payload(1, 10));
         s.append(Class::Logs, old, payload(2, 10));
         s.append(Class::Alerts, old, payload(3, 10));
         s.commit().unwrap();
-        s.append(Class::Metrics, now(), payload(4, 10));
+        s.append(Class::Metrics, now_ms(), payload(4, 10));
         s.commit().unwrap();
         let st = s.stats();
         assert_eq!(
@@ -327,13 +321,13 @@ fn a_failing_disk_loses_nothing_within_the_memory_bound() {
         s.register_sink("x", &Class::ALL, true);
         s.inject = Some((3, || BackendError::Io(std::io::Error::other("injected EIO"))));
         for round in 0..3u64 {
-            s.append(Class::Logs, now(), payload(round, 100));
+            s.append(Class::Logs, now_ms(), payload(round, 100));
             assert!(s.commit().is_err());
             assert!(!s.is_available());
             assert!(!s.stats().healthy);
             s.retry_now();
         }
-        s.append(Class::Logs, now(), payload(3, 100));
+        s.append(Class::Logs, now_ms(), payload(3, 100));
         s.commit().expect("disk is back");
         assert!(s.is_available());
         assert_eq!(seqs(&mut s, "x"), vec![1, 2, 3, 4], "{kind:?}");
@@ -348,13 +342,13 @@ fn disk_full_evicts_to_make_room_and_keeps_running() {
         let d = Dir::new("full");
         let mut s = open(&d.0, &cfg(kind));
         for i in 0..20 {
-            s.append(Class::Metrics, now(), payload(i, 1000));
+            s.append(Class::Metrics, now_ms(), payload(i, 1000));
         }
         s.commit().unwrap();
         s.inject = Some((1, || {
             BackendError::Full(std::io::Error::from_raw_os_error(libc::ENOSPC))
         }));
-        s.append(Class::Alerts, now(), payload(100, 10));
+        s.append(Class::Alerts, now_ms(), payload(100, 10));
         assert!(matches!(s.commit(), Err(BackendError::Full(_))));
         s.retry_now();
         s.commit().expect("second attempt");
@@ -370,10 +364,10 @@ fn memory_buffer_is_bounded_while_the_disk_is_down() {
     c.commit_bytes = 64 << 10; // in-memory bound: 4 MiB
     let mut s = open(&d.0, &c);
     s.inject = Some((1, || BackendError::Io(std::io::Error::other("injected EIO"))));
-    s.append(Class::Metrics, now(), payload(0, 10));
+    s.append(Class::Metrics, now_ms(), payload(0, 10));
     assert!(s.commit().is_err());
     for i in 0..1000 {
-        s.append(Class::Metrics, now(), payload(i, 10 << 10));
+        s.append(Class::Metrics, now_ms(), payload(i, 10 << 10));
     }
     let st = s.stats();
     assert!(st.pending_records < 1000);
@@ -417,7 +411,7 @@ fn a_damaged_redb_file_is_quarantined_and_the_store_starts_fresh() {
         let c = cfg(BackendKind::Redb);
         let mut s = open(&d.0, &c);
         for i in 0..300 {
-            s.append(Class::Logs, now(), payload(i, 500));
+            s.append(Class::Logs, now_ms(), payload(i, 500));
         }
         s.commit().unwrap();
         s.close();
@@ -447,7 +441,7 @@ fn a_damaged_redb_file_is_quarantined_and_the_store_starts_fresh() {
                 "{how}"
             );
         }
-        let seq = s.append(Class::Alerts, now(), payload(1, 1));
+        let seq = s.append(Class::Alerts, now_ms(), payload(1, 1));
         assert!(seq > 300, "{how}: sequence numbers restarted at {seq}");
         s.commit().expect("fresh store takes writes");
         s.close();
@@ -459,7 +453,7 @@ fn a_store_of_another_format_version_is_quarantined() {
     let d = Dir::new("version");
     let c = cfg(BackendKind::Redb);
     let mut s = open(&d.0, &c);
-    s.append(Class::Logs, now(), payload(1, 10));
+    s.append(Class::Logs, now_ms(), payload(1, 10));
     s.commit().unwrap();
     s.close();
     {
@@ -483,7 +477,7 @@ fn quarantine_is_bounded() {
     let c = cfg(BackendKind::Redb);
     for _ in 0..6 {
         let mut s = open(&d.0, &c);
-        s.append(Class::Logs, now(), payload(1, 10));
+        s.append(Class::Logs, now_ms(), payload(1, 10));
         s.commit().unwrap();
         s.close();
         damage(&d.0.join("store.redb"), "garbage");
@@ -499,7 +493,7 @@ fn a_panic_inside_store_code_quarantines_the_store_at_the_next_start() {
     let d = Dir::new("panic");
     let c = cfg(BackendKind::Redb);
     let mut s = open(&d.0, &c);
-    s.append(Class::Logs, now(), payload(1, 10));
+    s.append(Class::Logs, now_ms(), payload(1, 10));
     s.commit().unwrap();
     // A panic while inside store code (as a damaged file can cause in a storage engine).
     let marker = d.0.join("store.panicked");
@@ -582,7 +576,7 @@ fn random_operations_follow_the_model() {
                     0..=39 => {
                         let class = Class::ALL[rng.below(3) as usize];
                         let data = payload(rng.below(1 << 30), 1 + rng.below(300) as usize);
-                        let seq = s.append(class, now(), data.clone());
+                        let seq = s.append(class, now_ms(), data.clone());
                         assert!(seq > last_seq, "{ctx}: seq {seq} not above {last_seq}");
                         last_seq = seq;
                         pending.push((seq, class, data));
@@ -719,11 +713,11 @@ fn live_data_can_be_acknowledged_before_the_backlog() {
         let mut s = open(&d.0, &c);
         s.register_sink("up", &Class::ALL, true);
         for i in 0..10 {
-            s.append(Class::Metrics, now(), payload(i, 50));
+            s.append(Class::Metrics, now_ms(), payload(i, 50));
         }
         s.commit().unwrap(); // backlog: 1..=10
         for i in 10..13 {
-            s.append(Class::Metrics, now(), payload(i, 50));
+            s.append(Class::Metrics, now_ms(), payload(i, 50));
         }
         s.commit().unwrap(); // live: 11..=13
                              // Live first: read the tail, acknowledge it ahead of the backlog.
@@ -761,7 +755,7 @@ fn store_file_with_400_records(c: &StoreConfig) -> Vec<u8> {
     let d = Dir::new("src-store");
     let mut s = open(&d.0, c);
     for i in 0..400 {
-        s.append(Class::Logs, now(), payload(i, 500));
+        s.append(Class::Logs, now_ms(), payload(i, 500));
         if i % 100 == 99 {
             s.commit().unwrap();
         }

@@ -21,7 +21,7 @@ pub mod proto;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -31,6 +31,7 @@ use self::proto::{Encoded, Encoder};
 use super::http::{self, Endpoint, Outcome};
 use super::pace::{backoff, Bucket};
 use crate::config::push::RemoteWriteConfig;
+use crate::model::now_ms;
 use crate::model::stored::{decode_snapshot, StoredSnapshot};
 use crate::store::{Class, StoreHandle};
 use crate::telemetry::Telemetry;
@@ -113,13 +114,6 @@ struct State {
     attempt: u32,
     /// Running estimate of samples per stored snapshot, to size reads to requests.
     samples_per_record: f64,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl RemoteWriteSink {

@@ -19,7 +19,7 @@ mod thermal;
 mod uname;
 
 use std::collections::HashMap;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use crate::config::validate::SampleConfig;
 use crate::config::Collector;
@@ -123,10 +123,7 @@ impl HostSampler {
     /// Runs every configured collector once.
     pub fn sample(&mut self) -> Cycle {
         let started = Instant::now();
-        let timestamp_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
+        let timestamp_ms = crate::model::now_ms();
         let needs_stat = self
             .cfg
             .collectors

@@ -25,9 +25,10 @@ pub mod target;
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::config::scrape::{ScrapeJob, ScrapeTarget};
+use crate::model::now_ms;
 use crate::model::staleness::Staleness;
 use crate::model::stored::{encode_stored, StoredFamily, StoredSnapshot};
 use crate::sinks::http;
@@ -87,13 +88,6 @@ struct Scrape {
     store: StoreHandle,
     telemetry: Arc<Telemetry>,
     latest: Arc<pushtext::Latest>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Scrapers {
