@@ -9,6 +9,7 @@
 # Usage: scripts/bench-footprint.sh [DURATION_SECONDS]   (default 30; RSS phase is fixed 60 s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 DURATION=${1:-30}
 cargo build --release --locked -q
 BIN=target/release/outpost
@@ -16,7 +17,6 @@ NE=$(command -v prometheus-node-exporter || command -v node_exporter) || { echo 
 work=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # CPU time in ns summed over the process's threads (schedstat is exact; /proc/PID/stat is
 # tick-sampled, which is too coarse for sub-millisecond cycles).
@@ -35,7 +35,7 @@ start_pair() { # interval
   echo "servers did not come up" >&2; exit 1
 }
 
-echo "machine: $(nproc) cores, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | xargs), kernel $(uname -r)"
+echo "machine: $(machine)"
 echo "node_exporter: $("$NE" --version 2>&1 | head -1)"
 
 # 1. RSS after 60 s of the default cadence.

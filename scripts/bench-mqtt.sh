@@ -6,17 +6,17 @@
 # Usage: scripts/bench-mqtt.sh   (BENCH_DIR default ./target/bench-mqtt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 BASE=$(realpath -m "${BENCH_DIR:-target/bench-mqtt}")
 rm -rf "$BASE"; mkdir -p "$BASE"
-echo "machine: $(nproc) cores, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | xargs), kernel $(uname -r), $(mosquitto -h 2>/dev/null | head -1)"
+echo "machine: $(machine), $(mosquitto -h 2>/dev/null | head -1)"
 
 cargo build --locked -q --release
 cargo bench --locked -q --bench store --no-run 2>/dev/null
 bench=$(ls -t target/release/deps/store-* | grep -v '\.d$' | head -1)
 "$bench" filllogs "$BASE/data"
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-BROKER=$(port); METRICS=$(port)
+BROKER=$(free_port); METRICS=$(free_port)
 printf 'user %s\nlistener %s 127.0.0.1\nallow_anonymous true\n' "$(id -un)" "$BROKER" > "$BASE/mosquitto.conf"
 mosquitto -c "$BASE/mosquitto.conf" >/dev/null 2>&1 & MOSQ=$!
 cleanup() { kill "$MOSQ" "${SUB:-}" "${AGENT:-}" 2>/dev/null || true; }

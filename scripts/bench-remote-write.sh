@@ -7,9 +7,10 @@
 # Usage: scripts/bench-remote-write.sh   (BENCH_DIR default ./target/bench-remote-write)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 BASE=$(realpath -m "${BENCH_DIR:-target/bench-remote-write}")
 rm -rf "$BASE"; mkdir -p "$BASE"
-echo "machine: $(nproc) cores, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | xargs), kernel $(uname -r), $(prometheus --version 2>&1 | head -1)"
+echo "machine: $(machine), $(prometheus --version 2>&1 | head -1)"
 
 cargo build --locked -q --release
 cargo bench --locked -q --bench remote_write --no-run 2>/dev/null
@@ -17,8 +18,7 @@ bench=$(ls -t target/release/deps/remote_write-* | grep -v '\.d$' | head -1)
 "$bench" encode
 "$bench" fill24h "$BASE/data"
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-PROM=$(port); METRICS=$(port)
+PROM=$(free_port); METRICS=$(free_port)
 printf 'storage:\n  tsdb:\n    out_of_order_time_window: 2d\n' > "$BASE/prometheus.yml"
 prometheus --config.file="$BASE/prometheus.yml" --storage.tsdb.path="$BASE/prom" \
   --web.listen-address="127.0.0.1:$PROM" --web.enable-remote-write-receiver > "$BASE/prometheus.log" 2>&1 & PROMPID=$!

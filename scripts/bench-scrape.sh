@@ -5,11 +5,12 @@
 # Usage: scripts/bench-scrape.sh [SCRAPES]   (default 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "machine: $(nproc) cores, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | xargs), kernel $(uname -r), $(prometheus-node-exporter --version 2>&1 | head -1)"
+. scripts/lib.sh
+echo "machine: $(machine), $(prometheus-node-exporter --version 2>&1 | head -1)"
 cargo bench --locked -q --bench scrape --no-run 2>/dev/null
 bench=$(ls -t target/release/deps/scrape-* | grep -v '\.d$' | head -1)
 "$bench" parse
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 prometheus-node-exporter --web.listen-address="127.0.0.1:$PORT" 2>/dev/null & NE=$!
 trap 'kill $NE 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -sf "127.0.0.1:$PORT/metrics" >/dev/null && break; sleep 0.2; done

@@ -5,9 +5,10 @@
 # Usage: scripts/bench-store.sh [redb|sled|both]   (default both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 WHICH=${1:-both}
 BASE=${BENCH_DIR:-target/bench-store}
-echo "machine: $(nproc) cores, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | xargs), $(df -h "$(dirname "$BASE")" | awk 'NR==2 {print $1, $2}'), kernel $(uname -r)"
+echo "machine: $(machine), $(df -h "$(dirname "$BASE")" | awk 'NR==2 {print $1, $2}')"
 run() { # backend
   local b=$1 feat=()
   [ "$b" = sled ] && feat=(--features store-sled)

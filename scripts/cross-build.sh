@@ -7,6 +7,7 @@
 # Binaries land in target/<triple>/release/outpost; sizes are printed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
@@ -23,7 +24,6 @@ qemu_for() {
   esac
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 fail() { echo "cross-build: $*" >&2; exit 1; }
 
