@@ -15,6 +15,7 @@ use super::validate::{count, duration, size};
 use super::Problems;
 use crate::sinks::http::Endpoint;
 use crate::sources::scrape::relabel::{Rule, RuleSpec};
+use crate::sources::scrape::target::Rules;
 
 /// One `[[scrape]]` job, resolved.
 #[derive(Debug, Clone)]
@@ -24,12 +25,11 @@ pub struct ScrapeJob {
     pub interval: Duration,
     /// Auth, TLS and the scrape timeout (its url is the first target's; each target has its own).
     pub endpoint: Endpoint,
-    pub honor_labels: bool,
-    pub honor_timestamps: bool,
     /// Static target labels, sorted by name.
     pub labels: Vec<(String, String)>,
-    pub relabel: Vec<Rule>,
-    pub sample_limit: usize,
+    /// honor_labels, honor_timestamps, metric_relabel_configs and sample_limit: how the
+    /// job's expositions are labelled.
+    pub rules: Rules,
     pub body_size_limit: u64,
 }
 
@@ -231,11 +231,13 @@ pub fn validate(p: &mut Problems, raw: &[RawScrape], default_interval: Duration)
                     targets,
                     interval,
                     endpoint,
-                    honor_labels: r.honor_labels.unwrap_or(false),
-                    honor_timestamps: r.honor_timestamps.unwrap_or(true),
                     labels,
-                    relabel,
-                    sample_limit,
+                    rules: Rules {
+                        honor_labels: r.honor_labels.unwrap_or(false),
+                        honor_timestamps: r.honor_timestamps.unwrap_or(true),
+                        relabel,
+                        sample_limit,
+                    },
                     body_size_limit,
                 });
             }

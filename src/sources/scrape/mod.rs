@@ -34,7 +34,7 @@ use crate::model::stored::{encode_stored, StoredFamily, StoredSnapshot};
 use crate::sinks::http;
 use crate::store::{Class, StoreHandle};
 use crate::telemetry::Telemetry;
-use target::{Rules, ScrapeError};
+use target::ScrapeError;
 
 /// The switch that stops a target's thread, and wakes it from its sleep.
 #[derive(Default)]
@@ -84,7 +84,6 @@ struct Scrape {
     target: ScrapeTarget,
     /// `gateway`, `instance`, `job` and the static labels, sorted by name.
     labels: Vec<(String, String)>,
-    rules: Rules,
     store: StoreHandle,
     telemetry: Arc<Telemetry>,
     latest: Arc<pushtext::Latest>,
@@ -117,12 +116,6 @@ impl Scrapers {
                     job: Arc::clone(&job),
                     target: t.clone(),
                     labels,
-                    rules: Rules {
-                        honor_labels: job.honor_labels,
-                        honor_timestamps: job.honor_timestamps,
-                        relabel: job.relabel.clone(),
-                        sample_limit: job.sample_limit,
-                    },
                     store: store.clone(),
                     telemetry: Arc::clone(telemetry),
                     latest: Arc::clone(latest),
@@ -183,10 +176,10 @@ impl Scrape {
                 job.body_size_limit,
             )
             .and_then(|(format, body)| {
-                let exp = parse::parse(&body, format, job.sample_limit.saturating_mul(4))
+                let exp = parse::parse(&body, format, job.rules.sample_limit.saturating_mul(4))
                     .map_err(ScrapeError::Invalid)?;
                 let meta = push.is_some().then(|| pushtext::meta(&exp));
-                Ok((target::assemble(exp, &self.labels, &self.rules)?, meta))
+                Ok((target::assemble(exp, &self.labels, &job.rules)?, meta))
             });
             let took = started.elapsed();
             if stop.is_stopped() {
