@@ -12,14 +12,14 @@
 use std::path::Path;
 use std::time::Instant;
 
-use outpost::config::validate::StoreConfig;
+use outpost::config::StoreConfig;
 use outpost::model::stored::{decode_snapshot, encode_snapshot, StoredSnapshot};
 use outpost::sinks::payload::batch_json;
 use outpost::sinks::remote_write::proto::Encoder;
 use outpost::sources::host::HostSampler;
 use outpost::store::{Class, Record, Store};
 
-fn sample_cfg() -> outpost::config::validate::SampleConfig {
+fn sample_cfg() -> outpost::config::SampleConfig {
     outpost::config::load(None, None)
         .expect("embedded default config")
         .sample

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use outpost::model::staleness::Staleness;
 use outpost::model::stored::{encode_snapshot, encode_stored, StoredFamily, StoredSnapshot};
-use outpost::sinks::http::{agent, Endpoint};
+use outpost::net::http::{agent, Endpoint};
 use outpost::sinks::remote_write::proto::Encoder;
 use outpost::sources::host::HostSampler;
 use outpost::sources::scrape::parse::{parse, Format};

@@ -19,7 +19,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use outpost::config::validate::StoreConfig;
+use outpost::config::StoreConfig;
 use outpost::store::{BackendKind, Class, Store};
 
 fn cfg() -> StoreConfig {

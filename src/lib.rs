@@ -13,9 +13,15 @@ pub mod config;
 pub mod control;
 pub mod datadir;
 pub mod model;
+pub mod net;
 pub mod runtime;
 pub mod sinks;
 pub mod sources;
 pub mod store;
 pub mod systemd;
 pub mod telemetry;
+
+/// The version of this build.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The target triple this binary was built for.
+pub const TARGET: &str = env!("OUTPOST_TARGET");

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use outpost::cli::{self, Command};
 use outpost::config::{self, ConfigError};
-use outpost::telemetry::{TARGET, VERSION};
+use outpost::{TARGET, VERSION};
 
 const EXIT_RUNTIME: u8 = 1;
 const EXIT_CONFIG: u8 = 2;

@@ -39,7 +39,8 @@ use crate::sources::scrape::pushtext::Latest;
 use crate::sources::scrape::Scrapers;
 use crate::store::{Class, StoreThread};
 use crate::systemd::Notifier;
-use crate::telemetry::{http, Telemetry, TARGET, VERSION};
+use crate::telemetry::{http, Telemetry};
+use crate::{TARGET, VERSION};
 
 #[derive(Debug)]
 pub enum RunError {

@@ -29,11 +29,11 @@ fn start_node_exporter(port: u16) -> Proc {
         "--collector.disable-defaults".to_string(),
         format!(
             "--collector.filesystem.mount-points-exclude={}",
-            outpost::config::validate::DEFAULT_MOUNT_POINTS_EXCLUDE
+            outpost::config::sample::DEFAULT_MOUNT_POINTS_EXCLUDE
         ),
         format!(
             "--collector.filesystem.fs-types-exclude={}",
-            outpost::config::validate::DEFAULT_FS_TYPES_EXCLUDE
+            outpost::config::sample::DEFAULT_FS_TYPES_EXCLUDE
         ),
         "--collector.netdev.device-exclude=".to_string(),
     ];

@@ -1,26 +1,47 @@
 //! Configuration: where it comes from, and how it becomes a [`Config`] the agent can trust.
 //!
 //! Two stages, as in ripgrep's `LowArgs` → `HiArgs`:
-//! 1. [`schema`] parses the TOML (or, for remote config, JSON) with `deny_unknown_fields`.
-//!    Syntax and type errors stop this stage; they are reported with the key path and line.
+//! 1. [`schema`] reads the TOML (or, for remote config, JSON) into structs that deny unknown
+//!    fields. A syntax error stops here (with its line); unknown keys and wrong types are
+//!    recorded with their key paths and taken out, and reading goes on.
 //! 2. [`validate`] resolves durations, sizes, addresses, paths, regexes and the board profile,
-//!    collecting **every** problem with its key path before giving up.
+//!    one file per section, adding **every** problem with its key path to stage one's.
 //!
 //! A config that did not pass both stages never reaches the running agent. With no file at all
 //! the agent runs on the embedded default, which is simply every key at its default.
+//!
+//! `config` sits at the floor of the crate: it imports only `model` and `net` (the checked
+//! HTTP endpoint and TLS types its resolved sections hold), never a source, sink or the store.
 
+pub mod agent;
 pub mod board;
-pub mod push;
+mod check;
+pub mod endpoint;
+pub mod metrics;
+pub mod mqtt;
+pub mod pushgateway;
+pub mod relabel;
 pub mod remote;
+pub mod remote_write;
+pub mod sample;
 pub mod schema;
 pub mod scrape;
+pub mod store;
 pub mod units;
 pub mod validate;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use validate::{Collector, Config};
+pub use agent::AgentConfig;
+pub use metrics::MetricsConfig;
+pub use mqtt::{Compression, MqttConfig, Tls};
+pub use pushgateway::PushgatewayConfig;
+pub use remote_write::RemoteWriteConfig;
+pub use sample::{Collector, SampleConfig};
+pub use scrape::{ScrapeJob, ScrapeTarget};
+pub use store::{BackendKind, StoreConfig};
+pub use validate::Config;
 
 /// One thing wrong with a configuration, with the key path it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,7 +148,12 @@ impl std::error::Error for ConfigError {}
 /// `board` overrides `[agent] board` (the `--board` flag).
 pub fn load(path: Option<&Path>, board: Option<&str>) -> Result<Config, ConfigError> {
     match path {
-        None => validate::validate(schema::RawConfig::default(), Origin::Embedded, board),
+        None => validate::validate(
+            schema::RawConfig::default(),
+            Origin::Embedded,
+            board,
+            Problems::default(),
+        ),
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                 path: path.to_path_buf(),
@@ -140,34 +166,26 @@ pub fn load(path: Option<&Path>, board: Option<&str>) -> Result<Config, ConfigEr
 
 /// Parses and validates TOML text.
 pub fn parse_toml(text: &str, origin: Origin, board: Option<&str>) -> Result<Config, ConfigError> {
-    let raw = match toml::Deserializer::parse(text) {
-        Err(e) => Err((String::new(), e.to_string())),
-        Ok(de) => serde_path_to_error::deserialize::<_, schema::RawConfig>(de)
-            .map_err(|e| (e.path().to_string(), e.inner().to_string())),
-    };
-    match raw {
-        Ok(raw) => {
-            let mut cfg = validate::validate(raw, origin.clone(), board)?;
-            // The same text as a document, for remote configs to be laid over. It parsed as
-            // RawConfig, so it parses as a table; no datetimes get past the schema.
-            let doc = toml::from_str::<toml::Table>(text)
-                .ok()
-                .and_then(|t| serde_json::to_value(t).ok())
-                .unwrap_or_else(|| serde_json::Value::Object(Default::default()));
-            cfg.base = std::sync::Arc::new(Base {
-                doc,
-                origin,
-                board: board.map(str::to_string),
-            });
-            Ok(cfg)
+    // Syntax first: a file that is not TOML has no keys to check.
+    let doc = match toml::from_str::<toml::Table>(text) {
+        Ok(table) => {
+            serde_json::to_value(table).unwrap_or_else(|_| serde_json::Value::Object(Default::default()))
         }
-        Err((path, message)) => {
+        Err(e) => {
             let mut problems = Problems::default();
-            let path = if path == "." { String::new() } else { path };
-            problems.add(&path, message.trim_end().to_string());
-            Err(ConfigError::Invalid { origin, problems })
+            problems.add("", e.to_string().trim_end().to_string());
+            return Err(ConfigError::Invalid { origin, problems });
         }
-    }
+    };
+    let (raw, problems) = schema::read(&doc);
+    let mut cfg = validate::validate(raw, origin.clone(), board, problems)?;
+    // The same document, for remote configs to be laid over.
+    cfg.base = std::sync::Arc::new(Base {
+        doc,
+        origin,
+        board: board.map(str::to_string),
+    });
+    Ok(cfg)
 }
 
 /// The first line of a multi-line parser message (toml's carry a source excerpt).
@@ -203,8 +221,31 @@ mod tests {
         let msg = problems("[sample]\nintervall = \"5s\"\n");
         assert!(msg.contains("sample"), "{msg}");
         assert!(msg.contains("unknown field `intervall`"), "{msg}");
+        assert!(msg.contains("sample.intervall"), "{msg}");
         let msg = problems("[mqtt2]\nurl = \"x\"\n");
         assert!(msg.contains("unknown field `mqtt2`"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_keys_do_not_hide_value_problems() {
+        // A misspelt key, a bad duration and a bad address: all three in one run.
+        let text = "[sample]\nintervall = \"5s\"\nfilesystem = { statfs_timeout = \"5 parsecs\" }\n\
+                    [metrics]\nlisten = \"localhost:http\"\n";
+        let err = parse_toml(text, Origin::Embedded, None).unwrap_err();
+        let ConfigError::Invalid { problems, .. } = &err else {
+            panic!("{err}")
+        };
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "sample.intervall",
+                "sample.filesystem.statfs_timeout",
+                "metrics.listen"
+            ],
+            "{err}"
+        );
+        assert!(err.to_string().contains("did you mean `interval`?"), "{err}");
     }
 
     #[test]

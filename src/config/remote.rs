@@ -20,7 +20,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::{schema::RawConfig, validate, Base, Config, ConfigError, Origin, Problems};
+use super::{validate, Base, Config, ConfigError, Origin, Problems};
 
 /// Largest config payload considered (bytes).
 pub const MAX_BYTES: usize = 64 * 1024;
@@ -140,23 +140,17 @@ pub fn build(version: u64, doc: Map<String, Value>, base: &Base) -> Result<(Conf
         version: Some(version),
         problems,
     };
-    let doc = Value::Object(doc);
-    // Stage one on the document alone: unknown keys and wrong types, with their paths.
-    if let Err(e) = serde_path_to_error::deserialize::<_, RawConfig>(&doc) {
-        let mut p = Problems::default();
-        let path = e.path().to_string();
-        p.add(if path == "." { "" } else { &path }, e.inner().to_string());
-        return Err(reject(p));
-    }
+    let mut doc = Value::Object(doc);
+    // Stage one on the document alone: unknown keys and wrong types, with their paths; they
+    // are taken out so the rest is still checked.
+    let (_, mut all) = super::schema::read_cleaning(&mut doc);
     // Local-only keys are reported, and left out so the rest is still checked: the sender
     // sees every problem at once.
-    let mut local_only = Problems::default();
-    let mut doc = doc;
     let mut leaves = Vec::new();
     paths(&doc, String::new(), &mut leaves);
     for path in leaves {
         if !allowed(&path) {
-            local_only.add(
+            all.add(
                 &path,
                 "local only: set it in the agent's config file, not remotely",
             );
@@ -164,7 +158,7 @@ pub fn build(version: u64, doc: Map<String, Value>, base: &Base) -> Result<(Conf
         }
     }
     if doc.get("mqtt").is_some() && base.doc.get("mqtt").is_none() {
-        local_only.add(
+        all.add(
             "mqtt",
             "the local file has no [mqtt] section; a remote config cannot add the uplink",
         );
@@ -174,27 +168,16 @@ pub fn build(version: u64, doc: Map<String, Value>, base: &Base) -> Result<(Conf
     }
     let mut merged = base.doc.clone();
     merge(&mut merged, doc);
-    let raw = match serde_path_to_error::deserialize::<_, RawConfig>(&merged) {
-        Ok(raw) => raw,
-        Err(e) => {
-            let mut p = Problems::default();
-            p.add(&e.path().to_string(), e.inner().to_string());
-            return Err(reject(p));
-        }
-    };
-    match validate::validate(raw, Origin::Remote(version), base.board.as_deref()) {
-        Ok(mut cfg) if local_only.is_empty() => {
+    let (raw, merged_problems) = super::schema::read(&merged);
+    for p in merged_problems.iter() {
+        all.add(&p.path, p.message.clone());
+    }
+    match validate::validate(raw, Origin::Remote(version), base.board.as_deref(), all) {
+        Ok(mut cfg) => {
             cfg.base = std::sync::Arc::new(base.clone());
             Ok((cfg, merged))
         }
-        Ok(_) => Err(reject(local_only)),
-        Err(ConfigError::Invalid { problems, .. }) => {
-            let mut all = local_only;
-            for p in problems.iter() {
-                all.add(&p.path, p.message.clone());
-            }
-            Err(reject(all))
-        }
+        Err(ConfigError::Invalid { problems, .. }) => Err(reject(problems)),
         Err(e) => Err(Rejection::one(Some(version), "", e.to_string())),
     }
 }

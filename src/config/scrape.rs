@@ -3,19 +3,27 @@
 //! Key names follow Prometheus' `scrape_config` (`metrics_path`, `scheme`, `params`,
 //! `honor_labels`, `honor_timestamps`, `sample_limit`, `body_size_limit`,
 //! `metric_relabel_configs`), so a job copied from a Prometheus config reads the same; the
-//! auth and TLS keys are the push sinks' (checked by the same code, [`super::push::endpoint`]).
+//! auth and TLS keys are the push sinks' (checked by the same code, [`super::endpoint`]).
 //! Every target becomes its full URL here, so the scrape threads only ever GET a checked URL.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
-use super::push::{check_label_name, endpoint, RawEndpoint};
+use super::check::{count, duration, size};
+use super::endpoint::{check_label_name, endpoint, RawEndpoint};
+use super::relabel::{Rule, RuleSpec};
 use super::schema::RawScrape;
-use super::validate::{count, duration, size};
 use super::Problems;
-use crate::sinks::http::Endpoint;
-use crate::sources::scrape::relabel::{Rule, RuleSpec};
-use crate::sources::scrape::target::Rules;
+use crate::net::http::Endpoint;
+
+/// How one job treats what its targets expose.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub honor_labels: bool,
+    pub honor_timestamps: bool,
+    pub relabel: Vec<Rule>,
+    pub sample_limit: usize,
+}
 
 /// One `[[scrape]]` job, resolved.
 #[derive(Debug, Clone)]
@@ -79,7 +87,8 @@ fn check_target(t: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub fn validate(p: &mut Problems, raw: &[RawScrape], default_interval: Duration) -> Vec<ScrapeJob> {
+/// Resolves the `[[scrape]]` jobs; `default_interval` is `[sample] interval`.
+pub fn resolve(p: &mut Problems, raw: &[RawScrape], default_interval: Duration) -> Vec<ScrapeJob> {
     let mut jobs = Vec::new();
     let mut names = HashSet::new();
     for (n, r) in raw.iter().enumerate() {
@@ -165,13 +174,7 @@ pub fn validate(p: &mut Problems, raw: &[RawScrape], default_interval: Duration)
                     section: &section,
                     url: Some(&targets[0].url),
                     headers: None,
-                    username: r.username.as_deref(),
-                    password_file: r.password_file.as_deref(),
-                    bearer_token_file: r.bearer_token_file.as_deref(),
-                    ca_file: r.ca_file.as_deref(),
-                    cert_file: r.cert_file.as_deref(),
-                    key_file: r.key_file.as_deref(),
-                    timeout: r.timeout.as_deref(),
+                    client: r.client_keys(),
                     default_timeout: interval.min(Duration::from_secs(10)),
                     example: "",
                 },

@@ -6,10 +6,7 @@
 //! exception: it pushes only the latest values and never reads the store. `http`, `tls` and
 //! `pace` are what the sinks share (HTTP answers, TLS setup, backoff and rate limits).
 
-pub mod http;
 pub mod mqtt;
-pub mod pace;
 pub mod payload;
 pub mod pushgateway;
 pub mod remote_write;
-pub mod tls;

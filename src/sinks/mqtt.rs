@@ -28,11 +28,11 @@ use rumqttc::{
 };
 use tokio::sync::watch;
 
-use super::pace::{backoff, random_u64, Bucket};
 use super::payload::{batch_json, gzip};
-use crate::config::validate::{Compression, MqttConfig};
+use crate::config::{Compression, MqttConfig};
+use crate::net::pace::{backoff, random_u64, Bucket};
 use crate::store::{Class, Record, StoreHandle};
-use crate::telemetry::VERSION;
+use crate::VERSION;
 
 pub const SINK: &str = "mqtt";
 

@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::http::{self, Outcome};
-use crate::config::push::PushgatewayConfig;
+use crate::config::PushgatewayConfig;
 use crate::model::text;
+use crate::net::http::{self, Outcome};
 use crate::sources::scrape::pushtext::Latest;
 use crate::telemetry::Telemetry;
 
@@ -35,7 +35,7 @@ pub struct PushgatewaySink {
 /// One blocking request on the blocking pool; a join error counts as a failed request.
 async fn request(
     agent: &ureq::Agent,
-    ep: &Arc<crate::sinks::http::Endpoint>,
+    ep: &Arc<crate::net::http::Endpoint>,
     method: &'static str,
     url: String,
     body: Option<Arc<String>>,

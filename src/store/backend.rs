@@ -77,32 +77,7 @@ pub trait Backend: Send {
     fn disk_bytes(&self) -> u64;
 }
 
-/// Which engine to use (`[store] backend`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendKind {
-    Redb,
-    #[cfg(feature = "store-sled")]
-    Sled,
-}
-
-impl BackendKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            BackendKind::Redb => "redb",
-            #[cfg(feature = "store-sled")]
-            BackendKind::Sled => "sled",
-        }
-    }
-
-    /// The file or directory the backend keeps under the data directory.
-    pub fn file_name(self) -> &'static str {
-        match self {
-            BackendKind::Redb => "store.redb",
-            #[cfg(feature = "store-sled")]
-            BackendKind::Sled => "store.sled",
-        }
-    }
-}
+pub use crate::config::store::BackendKind;
 
 /// Opens (or creates) the backend's files. `check` asks for a full integrity check, used after
 /// an unclean shutdown.

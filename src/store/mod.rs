@@ -58,7 +58,7 @@ pub mod service;
 mod sled_backend;
 pub mod stats;
 
-pub use backend::BackendKind;
+pub use crate::config::store::BackendKind;
 pub use queue::Store;
 pub use record::{Class, Record};
 pub use service::{StoreHandle, StoreThread};

@@ -18,7 +18,7 @@ use super::backend::{Backend, BackendError, WriteBatch};
 use super::record::{decode_chunk, encode_chunk, ChunkMeta, Class, Record, CHUNK_TARGET};
 use super::recovery;
 use super::stats::{DropReason, StoreStats};
-use crate::config::validate::StoreConfig;
+use crate::config::StoreConfig;
 use crate::datadir::DataDir;
 use crate::model::now_ms;
 

@@ -18,7 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::backend::{self, Backend, BackendError};
 use super::stats::StoreStats;
-use crate::config::validate::StoreConfig;
+use crate::config::StoreConfig;
 
 const DIRTY: &str = "store.dirty";
 const PANICKED: &str = "store.panicked";

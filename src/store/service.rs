@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::queue::Store;
 use super::record::{Class, Record};
 use super::stats::{DropReason, StoreStats};
-use crate::config::validate::StoreConfig;
+use crate::config::StoreConfig;
 use crate::datadir::DataDir;
 
 enum Command {

@@ -9,7 +9,7 @@ use super::backend::{BackendError, BackendKind};
 use super::queue::Store;
 use super::record::Class;
 use super::stats::DropReason;
-use crate::config::validate::StoreConfig;
+use crate::config::StoreConfig;
 use crate::model::now_ms;
 
 struct Dir(PathBuf);

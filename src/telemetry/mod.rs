@@ -16,9 +16,7 @@ use crate::model::{text, Family, MetricKind};
 use crate::sources::host::{collector_families, CollectorResult};
 use crate::sources::scrape::target::ScrapeError;
 use crate::store::StoreHandle;
-
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-pub const TARGET: &str = env!("OUTPOST_TARGET");
+use crate::{TARGET, VERSION};
 
 #[derive(Default)]
 struct Counters {

@@ -28,11 +28,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use self::proto::{Encoded, Encoder};
-use super::http::{self, Endpoint, Outcome};
-use super::pace::{backoff, Bucket};
-use crate::config::push::RemoteWriteConfig;
+use crate::config::RemoteWriteConfig;
 use crate::model::now_ms;
 use crate::model::stored::{decode_snapshot, StoredSnapshot};
+use crate::net::http::{self, Endpoint, Outcome};
+use crate::net::pace::{backoff, Bucket};
 use crate::store::{Class, StoreHandle};
 use crate::telemetry::Telemetry;
 

@@ -316,7 +316,7 @@ impl Filesystem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::validate::{DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE};
+    use crate::config::sample::{DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE};
 
     #[test]
     fn mount_table_parsing_and_escapes() {

@@ -21,8 +21,8 @@ mod uname;
 use std::collections::HashMap;
 use std::time::Instant;
 
-use crate::config::validate::SampleConfig;
 use crate::config::Collector;
+use crate::config::SampleConfig;
 use crate::model::{Family, MetricKind, Snapshot};
 use read::{read_into, CollectError};
 

@@ -31,7 +31,7 @@ use crate::config::scrape::{ScrapeJob, ScrapeTarget};
 use crate::model::now_ms;
 use crate::model::staleness::Staleness;
 use crate::model::stored::{encode_stored, StoredFamily, StoredSnapshot};
-use crate::sinks::http;
+use crate::net::http;
 use crate::store::{Class, StoreHandle};
 use crate::telemetry::Telemetry;
 use target::ScrapeError;

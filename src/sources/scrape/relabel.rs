@@ -1,198 +1,70 @@
-//! Metric relabelling: Prometheus' `metric_relabel_configs`, the common actions.
+//! Metric relabelling: Prometheus' `metric_relabel_configs`, the common actions, applied.
 //!
 //! Rules run in order on each scraped sample after the target labels were applied, with the
 //! metric name as the `__name__` label, exactly as Prometheus does, so rules copied from a
-//! Prometheus config mean the same here: `replace`, `keep`, `drop`, `labeldrop`, `labelkeep`
-//! and `labelmap`. Regexes are anchored at both ends; `$1`, `${1}` and `${name}` in
-//! `replacement` (and `target_label`) expand to capture groups. A label set to the empty
-//! string is removed. The rarer actions (`hashmod`, `lowercase`, `keepequal`, ...) are refused
-//! at config time rather than ignored.
+//! Prometheus config mean the same here. The rules are checked and compiled by the config
+//! ([`crate::config::relabel`]); this module only runs them.
 
-use regex::Regex;
+use crate::config::relabel::is_label_name;
+pub use crate::config::relabel::{Action, Rule, RuleSpec};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Replace,
-    Keep,
-    Drop,
-    LabelDrop,
-    LabelKeep,
-    LabelMap,
-}
-
-impl Action {
-    pub const NAMES: &'static str = "replace, keep, drop, labeldrop, labelkeep, labelmap";
-
-    pub fn parse(s: &str) -> Option<Action> {
-        Some(match s {
-            "replace" => Action::Replace,
-            "keep" => Action::Keep,
-            "drop" => Action::Drop,
-            "labeldrop" => Action::LabelDrop,
-            "labelkeep" => Action::LabelKeep,
-            "labelmap" => Action::LabelMap,
-            _ => return None,
-        })
+fn source_value(rule: &Rule, labels: &[(String, String)]) -> String {
+    let mut out = String::new();
+    for (i, name) in rule.source_labels.iter().enumerate() {
+        if i > 0 {
+            out.push_str(&rule.separator);
+        }
+        if let Some((_, v)) = labels.iter().find(|(k, _)| k == name) {
+            out.push_str(v);
+        }
     }
+    out
 }
 
-/// One rule as written, for [`Rule::new`].
-#[derive(Debug, Default, Clone)]
-pub struct RuleSpec<'a> {
-    pub action: Option<&'a str>,
-    pub source_labels: Option<&'a [String]>,
-    pub separator: Option<&'a str>,
-    pub regex: Option<&'a str>,
-    pub target_label: Option<&'a str>,
-    pub replacement: Option<&'a str>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Rule {
-    pub action: Action,
-    source_labels: Vec<String>,
-    separator: String,
-    regex: Regex,
-    target_label: String,
-    replacement: String,
-}
-
-/// A label name, `__name__` and other reserved names included (rules may set them).
-fn is_label_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
-        && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
-}
-
-impl Rule {
-    /// Checks a rule; errors name the key they are about (`regex`, `target_label`, ...).
-    pub fn new(spec: &RuleSpec<'_>) -> Result<Rule, Vec<(&'static str, String)>> {
-        let mut problems = Vec::new();
-        let action = match spec.action {
-            None => Action::Replace,
-            Some(a) => Action::parse(a).unwrap_or_else(|| {
-                problems.push((
-                    "action",
-                    format!("unsupported action {a:?}; use one of {}", Action::NAMES),
-                ));
-                Action::Replace
-            }),
-        };
-        let source_labels: Vec<String> = spec.source_labels.unwrap_or(&[]).to_vec();
-        for l in &source_labels {
-            if !is_label_name(l) {
-                problems.push(("source_labels", format!("{l:?} is not a label name")));
-            }
+/// Applies the rule; `false` when the sample is dropped.
+fn apply_one(rule: &Rule, labels: &mut Vec<(String, String)>) -> bool {
+    match rule.action {
+        Action::Keep => rule.regex.is_match(&source_value(rule, labels)),
+        Action::Drop => !rule.regex.is_match(&source_value(rule, labels)),
+        Action::LabelDrop => {
+            labels.retain(|(k, _)| !rule.regex.is_match(k));
+            true
         }
-        let pattern = spec.regex.unwrap_or("(.*)");
-        let regex = match Regex::new(&format!("^(?:{pattern})$")) {
-            Ok(r) => r,
-            Err(e) => {
-                let first = e.to_string();
-                let first = first.lines().last().unwrap_or_default().trim().to_string();
-                problems.push(("regex", format!("invalid regex {pattern:?}: {first}")));
-                Regex::new("^$").expect("a literal regex")
-            }
-        };
-        let target_label = spec.target_label.unwrap_or_default().to_string();
-        let replacement = spec.replacement.unwrap_or("$1").to_string();
-        match action {
-            Action::Replace => {
-                if target_label.is_empty() {
-                    problems.push(("target_label", "required for action \"replace\"".into()));
-                } else if !target_label.contains('$') && !is_label_name(&target_label) {
-                    problems.push(("target_label", format!("{target_label:?} is not a label name")));
-                }
-            }
-            Action::Keep | Action::Drop => {
-                if source_labels.is_empty() {
-                    problems.push((
-                        "source_labels",
-                        format!("required for action {:?}", spec.action.unwrap_or_default()),
-                    ));
-                }
-            }
-            Action::LabelDrop | Action::LabelKeep | Action::LabelMap => {
-                if !source_labels.is_empty() || !target_label.is_empty() {
-                    problems.push((
-                        "action",
-                        "labeldrop, labelkeep and labelmap match label names with regex; they take no source_labels or target_label".into(),
-                    ));
-                }
-            }
+        Action::LabelKeep => {
+            // The name is not a label to keep or drop here.
+            labels.retain(|(k, _)| k == "__name__" || rule.regex.is_match(k));
+            true
         }
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        Ok(Rule {
-            action,
-            source_labels,
-            separator: spec.separator.unwrap_or(";").to_string(),
-            regex,
-            target_label,
-            replacement,
-        })
-    }
-
-    fn source_value(&self, labels: &[(String, String)]) -> String {
-        let mut out = String::new();
-        for (i, name) in self.source_labels.iter().enumerate() {
-            if i > 0 {
-                out.push_str(&self.separator);
-            }
-            if let Some((_, v)) = labels.iter().find(|(k, _)| k == name) {
-                out.push_str(v);
-            }
-        }
-        out
-    }
-
-    /// Applies the rule; `false` when the sample is dropped.
-    fn apply(&self, labels: &mut Vec<(String, String)>) -> bool {
-        match self.action {
-            Action::Keep => self.regex.is_match(&self.source_value(labels)),
-            Action::Drop => !self.regex.is_match(&self.source_value(labels)),
-            Action::LabelDrop => {
-                labels.retain(|(k, _)| !self.regex.is_match(k));
-                true
-            }
-            Action::LabelKeep => {
-                // The name is not a label to keep or drop here.
-                labels.retain(|(k, _)| k == "__name__" || self.regex.is_match(k));
-                true
-            }
-            Action::LabelMap => {
-                let mut add = Vec::new();
-                for (k, v) in labels.iter() {
-                    if let Some(caps) = self.regex.captures(k) {
-                        let mut name = String::new();
-                        caps.expand(&self.replacement, &mut name);
-                        if is_label_name(&name) {
-                            add.push((name, v.clone()));
-                        }
+        Action::LabelMap => {
+            let mut add = Vec::new();
+            for (k, v) in labels.iter() {
+                if let Some(caps) = rule.regex.captures(k) {
+                    let mut name = String::new();
+                    caps.expand(&rule.replacement, &mut name);
+                    if is_label_name(&name) {
+                        add.push((name, v.clone()));
                     }
                 }
-                for (k, v) in add {
-                    set(labels, k, v);
-                }
-                true
             }
-            Action::Replace => {
-                let value = self.source_value(labels);
-                let Some(caps) = self.regex.captures(&value) else {
-                    return true;
-                };
-                let mut target = String::new();
-                caps.expand(&self.target_label, &mut target);
-                if !is_label_name(&target) {
-                    return true;
-                }
-                let mut result = String::new();
-                caps.expand(&self.replacement, &mut result);
-                set(labels, target, result);
-                true
+            for (k, v) in add {
+                set(labels, k, v);
             }
+            true
+        }
+        Action::Replace => {
+            let value = source_value(rule, labels);
+            let Some(caps) = rule.regex.captures(&value) else {
+                return true;
+            };
+            let mut target = String::new();
+            caps.expand(&rule.target_label, &mut target);
+            if !is_label_name(&target) {
+                return true;
+            }
+            let mut result = String::new();
+            caps.expand(&rule.replacement, &mut result);
+            set(labels, target, result);
+            true
         }
     }
 }
@@ -211,7 +83,7 @@ fn set(labels: &mut Vec<(String, String)>, name: String, value: String) {
 
 /// Runs the rules in order; `false` when one of them drops the sample.
 pub fn apply(rules: &[Rule], labels: &mut Vec<(String, String)>) -> bool {
-    rules.iter().all(|r| r.apply(labels))
+    rules.iter().all(|r| apply_one(r, labels))
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::Duration;
 
 use super::parse::{self, Exposition, Format};
-use super::relabel::{self, Rule};
+use super::relabel;
+pub use crate::config::scrape::Rules;
 use crate::model::stored::{StoredFamily, StoredSample};
 use crate::model::MetricKind;
 
@@ -71,15 +72,6 @@ impl fmt::Display for ScrapeError {
             ScrapeError::SampleLimit(n) => write!(f, "more than sample_limit ({n}) samples"),
         }
     }
-}
-
-/// How one job treats what its targets expose.
-#[derive(Debug, Clone)]
-pub struct Rules {
-    pub honor_labels: bool,
-    pub honor_timestamps: bool,
-    pub relabel: Vec<Rule>,
-    pub sample_limit: usize,
 }
 
 /// A successful scrape, labelled and grouped into families.
@@ -275,7 +267,7 @@ pub fn fetch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sources::scrape::relabel::RuleSpec;
+    use crate::sources::scrape::relabel::{Rule, RuleSpec};
 
     fn target() -> Vec<(String, String)> {
         [

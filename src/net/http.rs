@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
 
 use super::tls::{client_config, TlsFile, TlsFiles};
-use crate::telemetry::VERSION;
+use crate::VERSION;
 
 /// A checked HTTP endpoint: everything needed to build the agent and the requests.
 #[derive(Debug, Clone)]
