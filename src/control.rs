@@ -24,8 +24,49 @@ use tokio::time::Instant;
 use crate::config::remote::{self, problem_strings, status_json, Persisted};
 use crate::config::{Config, Origin};
 use crate::model::now_ms;
-use crate::sinks::mqtt::Incoming;
-use crate::telemetry::Telemetry;
+use crate::model::uplink::Incoming;
+use crate::model::{Family, MetricKind};
+use crate::telemetry::{bump, counter_family, lock, Counts, Report, Telemetry};
+
+/// `outpost_config_remote_version` and `outpost_config_remote_total{result}`: registered at
+/// start whether or not remote config is on, so dashboards find them on every gateway.
+#[derive(Default)]
+pub struct ConfigStats(std::sync::Mutex<(u64, Counts)>);
+
+impl ConfigStats {
+    pub fn register(telemetry: &Telemetry) -> Arc<ConfigStats> {
+        telemetry.register::<ConfigStats>("config")
+    }
+
+    fn set_version(&self, version: u64) {
+        lock(&self.0).0 = version;
+    }
+
+    fn result(&self, result: &str, version: u64) {
+        let mut c = lock(&self.0);
+        bump(&mut c.1, result, 1);
+        c.0 = version;
+    }
+}
+
+impl Report for ConfigStats {
+    fn report(&self, out: &mut Vec<Family>) {
+        let c = lock(&self.0);
+        out.push(Family::single(
+            "outpost_config_remote_version",
+            "Version of the remote config in use (0: the local file only).",
+            MetricKind::Gauge,
+            c.0 as f64,
+        ));
+        out.push(counter_family(
+            "outpost_config_remote_total",
+            "Remote configs processed, by result (applied, rejected, rolled_back).",
+            "result",
+            &["applied", "rejected", "rolled_back"],
+            &c.1,
+        ));
+    }
+}
 
 /// A config the agent can run: the config, its effective document (file + remote) for change
 /// detection, and the remote document that produced it (with its version), if any.
@@ -79,7 +120,7 @@ pub struct Control {
     confirmed: Applied,
     pending: Option<Pending>,
     status: watch::Sender<Option<Arc<Vec<u8>>>>,
-    telemetry: Arc<Telemetry>,
+    stats: Arc<ConfigStats>,
     health_window: Duration,
 }
 
@@ -90,7 +131,7 @@ impl Control {
         file: Config,
         dir: PathBuf,
         status: watch::Sender<Option<Arc<Vec<u8>>>>,
-        telemetry: Arc<Telemetry>,
+        stats: Arc<ConfigStats>,
     ) -> (Control, Applied) {
         let health_window = file
             .mqtt
@@ -131,10 +172,10 @@ impl Control {
             confirmed: start.clone(),
             pending: None,
             status,
-            telemetry,
+            stats,
             health_window,
         };
-        control.telemetry.set_config_version(start.version());
+        control.stats.set_version(start.version());
         if let Some(v) = unconfirmed {
             // The agent stopped inside the health window of `v`: it is not reapplied.
             log::warn!(
@@ -170,7 +211,7 @@ impl Control {
         payload["active_version"] = if active == 0 { Value::Null } else { active.into() };
         self.status
             .send_replace(Some(Arc::new(serde_json::to_vec(&payload).unwrap_or_default())));
-        self.telemetry.config_result(result, self.confirmed.version());
+        self.stats.result(result, self.confirmed.version());
     }
 
     /// A message on the config topic, while `current` runs.
@@ -184,7 +225,7 @@ impl Control {
                     "rejected",
                     vec![format!(
                         "the {size}payload exceeds the {}-byte packet limit (configs are limited to {} bytes)",
-                        crate::sinks::mqtt::MAX_INCOMING,
+                        crate::model::uplink::MAX_INCOMING,
                         remote::MAX_BYTES
                     )],
                 );
@@ -268,7 +309,7 @@ impl Control {
                     deadline: Instant::now() + self.health_window,
                     connections_before,
                 });
-                self.telemetry.set_config_version(applied.version());
+                self.stats.set_version(applied.version());
             }
             None => self.confirm(applied),
         }

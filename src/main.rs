@@ -66,7 +66,7 @@ fn main() -> ExitCode {
                 Err(e) => return config_failure(e),
             };
             init_logging(log::LevelFilter::Warn);
-            match outpost::store::admin::stats(&cfg) {
+            match outpost::admin::stats(&cfg) {
                 Ok(text) => {
                     print!("{text}");
                     ExitCode::SUCCESS
@@ -85,7 +85,7 @@ fn main() -> ExitCode {
             init_logging(log::LevelFilter::Warn);
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
-            match outpost::store::admin::export(&cfg, &sink, limit, &mut out) {
+            match outpost::admin::export(&cfg, &sink, limit, &mut out) {
                 Ok(n) => {
                     eprintln!("outpost: exported {n} records for sink {sink:?}");
                     ExitCode::SUCCESS

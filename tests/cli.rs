@@ -99,6 +99,29 @@ fn invalid_config_reports_every_problem_and_exits_2() {
     assert!(text(&out.stderr).contains("cannot read config file /nonexistent/outpost.toml"));
 }
 
+/// Issue 14: a misspelt key used to hide every value problem of the same file.
+#[test]
+fn unknown_keys_are_reported_with_the_value_problems() {
+    let dir = TempDir::new("typo");
+    let path = dir.path().join("typo.toml");
+    std::fs::write(
+        &path,
+        "[sample]\nintervall = \"5s\"\nfilesystem = { statfs_timeout = \"soon\" }\n\
+         [metrics]\nlisten = \"127.0.0.1:99999\"\n",
+    )
+    .unwrap();
+    let out = outpost(&["check-config", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("3 problems"), "{err}");
+    assert!(
+        err.contains("- sample.intervall: unknown field `intervall`; did you mean `interval`?"),
+        "{err}"
+    );
+    assert!(err.contains("- sample.filesystem.statfs_timeout: "), "{err}");
+    assert!(err.contains("- metrics.listen: "), "{err}");
+}
+
 #[test]
 fn push_sections_report_their_problems_with_key_paths() {
     let dir = TempDir::new("badpush");

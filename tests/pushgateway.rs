@@ -119,3 +119,30 @@ fn a_gateway_that_is_down_is_counted_and_the_agent_keeps_sampling() {
         "one warning per episode, not one per push:\n{log}"
     );
 }
+
+/// Issue 14: with the default 30 s interval the first push came about 12 s after start, and
+/// later still with longer intervals; a gateway that boots must show at once.
+#[test]
+fn the_first_push_follows_the_first_sample_not_the_interval() {
+    let dir = TempDir::new("pushgateway-first");
+    let pg = Pushgateway::new(dir.path());
+    let sys = fake_sys(dir.path());
+    let port = free_port();
+    let cfg = config(
+        dir.path(),
+        port,
+        &sys,
+        &format!("url = \"http://{}\"\ninterval = \"1h\"\n", pg.addr()),
+    );
+    let started = std::time::Instant::now();
+    let agent = start_outpost(&cfg, port);
+    wait_for("the first push", Duration::from_secs(5), || {
+        group(&pg.groups(), "gw-pg").cloned()
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "first push after {:?}",
+        started.elapsed()
+    );
+    drop(agent);
+}

@@ -211,7 +211,10 @@ fn a_dead_target_goes_down_and_its_series_end_at_once() {
     );
     assert!(now_s() - died < 20.0);
     let body = http_get(&format!("127.0.0.1:{port}"), "/metrics").unwrap().body;
-    let failures = metric(&body, r#"outpost_scrapes_total{job="node",result="unreachable"}"#);
+    let failures = metric(
+        &body,
+        r#"outpost_scrapes_total{scrape_job="node",result="unreachable"}"#,
+    );
     assert!(
         failures.is_some_and(|n| n >= 1.0),
         "{failures:?}\n{}",
@@ -292,7 +295,7 @@ interval = "1s"
         let get = |job: &str, result: &str| {
             metric(
                 &body,
-                &format!(r#"outpost_scrapes_total{{job="{job}",result="{result}"}}"#),
+                &format!(r#"outpost_scrapes_total{{scrape_job="{job}",result="{result}"}}"#),
             )
             .unwrap_or(0.0)
         };

@@ -5,9 +5,11 @@
 //! `/metrics` endpoint now, remote_write and Pushgateway later — renders the same names,
 //! labels and types that node_exporter users already have rules and dashboards for.
 
+pub mod pushtext;
 pub mod staleness;
 pub mod stored;
 pub mod text;
+pub mod uplink;
 
 use serde::{Deserialize, Serialize};
 

@@ -30,33 +30,14 @@ use tokio::sync::watch;
 
 use super::payload::{batch_json, gzip};
 use crate::config::{Compression, MqttConfig};
+pub use crate::model::uplink::{Incoming, Link, MAX_INCOMING};
 use crate::net::pace::{backoff, random_u64, Bucket};
+use crate::shutdown::Stop;
 use crate::store::{Class, Record, StoreHandle};
+use crate::telemetry::{Report, Telemetry};
 use crate::VERSION;
 
 pub const SINK: &str = "mqtt";
-
-/// Incoming packets above this size end the connection (rumqttc's limit); a retained config
-/// that large is refused without subscribing again (see `Shared::config_too_large`).
-pub const MAX_INCOMING: usize = 1 << 20;
-
-/// The uplink's state, for the runtime (remote config health) and the agent's metrics.
-#[derive(Debug, Clone, Default)]
-pub struct Link {
-    pub connected: bool,
-    /// Successful connections since the agent started (across sink instances).
-    pub connections: u64,
-    /// Why the last connection attempt or connection failed.
-    pub last_error: Option<String>,
-}
-
-/// A message that arrived on the config topic.
-#[derive(Debug, Clone)]
-pub enum Incoming {
-    Config(Arc<Vec<u8>>),
-    /// The retained config exceeded the packet limit; its size when known.
-    TooLarge(Option<usize>),
-}
 
 /// Channels between the sink and the runtime; they outlive sink instances (a remote config
 /// that changes `[mqtt]` replaces the sink).
@@ -67,6 +48,34 @@ pub struct Links {
     pub incoming: Arc<watch::Sender<Option<Incoming>>>,
     /// The retained `config/status` payload to publish, when there is one.
     pub config_status: watch::Receiver<Option<Arc<Vec<u8>>>>,
+}
+
+/// The uplink's state as the agent's own metrics (`outpost_mqtt_*`), registered once by the
+/// runtime: the channel outlives sink instances, so do the counts.
+pub struct LinkReport(pub watch::Receiver<Link>);
+
+impl Report for LinkReport {
+    fn report(&self, out: &mut Vec<crate::model::Family>) {
+        use crate::model::{Family, MetricKind};
+        let l = self.0.borrow().clone();
+        out.push(Family::single(
+            "outpost_mqtt_connected",
+            "Whether the MQTT uplink is connected (1) or not (0).",
+            MetricKind::Gauge,
+            if l.connected { 1.0 } else { 0.0 },
+        ));
+        out.push(Family::single(
+            "outpost_mqtt_connections_total",
+            "Successful connections to the MQTT broker.",
+            MetricKind::Counter,
+            l.connections as f64,
+        ));
+    }
+}
+
+/// Registers the uplink's metrics with the agent's telemetry.
+pub fn report_link(telemetry: &Telemetry, link: watch::Receiver<Link>) {
+    telemetry.register_report("mqtt", std::sync::Arc::new(LinkReport(link)));
 }
 
 /// One read from the store, sent as one publish per class present in it.
@@ -139,8 +148,8 @@ impl MqttSink {
         self.links.link.send_modify(f);
     }
 
-    /// Runs until `shutdown` turns true.
-    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+    /// Runs until `stop` trips.
+    pub async fn run(mut self, stop: Stop) {
         if let Err(e) = self.store.register_sink(SINK, &Class::ALL).await {
             log::error!("mqtt: {e}");
             return;
@@ -158,13 +167,13 @@ impl MqttSink {
             let wait = backoff(self.cfg.reconnect_min, self.cfg.reconnect_max, attempt);
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = shutdown.changed() => return,
+                _ = stop.stopped() => return,
             }
             attempt = attempt.saturating_add(1);
             let (client, mut events) = AsyncClient::new(self.options(&boot_id, started_at), 64);
             let connected = tokio::select! {
                 r = events.poll() => r,
-                _ = shutdown.changed() => return,
+                _ = stop.stopped() => return,
             };
             match connected {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {}
@@ -189,7 +198,7 @@ impl MqttSink {
             });
             let online = status("online", &boot_id, started_at);
             let end = self
-                .session(&client, &mut events, online, config_too_large, &mut shutdown)
+                .session(&client, &mut events, online, config_too_large, &stop)
                 .await;
             self.set_link(|l| l.connected = false);
             match end {
@@ -244,7 +253,7 @@ impl MqttSink {
         events: &mut rumqttc::EventLoop,
         online: Vec<u8>,
         config_too_large: bool,
-        shutdown: &mut watch::Receiver<bool>,
+        stop: &Stop,
     ) -> End {
         let qos = if self.cfg.qos == 0 {
             QoS::AtMostOnce
@@ -413,7 +422,7 @@ impl MqttSink {
                         }
                     }
                 }
-                _ = shutdown.changed() => return End::Shutdown,
+                _ = stop.stopped() => return End::Shutdown,
             }
         }
     }

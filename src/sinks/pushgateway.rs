@@ -6,7 +6,9 @@
 //! too; the text format carries no timestamps (the Pushgateway refuses them). The Pushgateway
 //! holds latest values only, so this sink never reads the store and never sends a backlog: a
 //! push that fails is counted and logged once per episode, and the next interval pushes
-//! what is current then. History across outages is remote_write's job.
+//! what is current then. History across outages is remote_write's job. The first push goes
+//! out as soon as the first sample exists (then every interval), so a gateway that boots
+//! shows up at once, not an interval later.
 //!
 //! Scraped targets (`[[scrape]]`) are pushed too, each as its own group
 //! `job/<job>/instance/<target>/gateway/<id>` (see `sources::scrape::pushtext`): the
@@ -17,13 +19,51 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
-
 use crate::config::PushgatewayConfig;
-use crate::model::text;
+use crate::model::pushtext::Latest;
+use crate::model::{text, Family, MetricKind};
 use crate::net::http::{self, Outcome};
-use crate::sources::scrape::pushtext::Latest;
-use crate::telemetry::Telemetry;
+use crate::shutdown::Stop;
+use crate::telemetry::{bump, counter_family, lock, Counts, Report, Telemetry};
+
+/// `outpost_pushgateway_*`: pushes by result and the last success.
+#[derive(Default)]
+pub struct PushStats(std::sync::Mutex<(Counts, f64)>);
+
+impl PushStats {
+    fn push(&self, ok: bool) {
+        let mut c = lock(&self.0);
+        bump(&mut c.0, if ok { "ok" } else { "error" }, 1);
+        if ok {
+            c.1 = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+        }
+    }
+}
+
+impl Report for PushStats {
+    fn report(&self, out: &mut Vec<Family>) {
+        let c = lock(&self.0);
+        out.push(counter_family(
+            "outpost_pushgateway_pushes_total",
+            "Pushes to the Pushgateway by result.",
+            "result",
+            &["error", "ok"],
+            &c.0,
+        ));
+        out.push(Family::single(
+            "outpost_pushgateway_last_success_timestamp_seconds",
+            "When the last push to the Pushgateway succeeded (Unix seconds; 0: not yet).",
+            MetricKind::Gauge,
+            c.1,
+        ));
+    }
+}
+
+/// How often the sink looks for the first sample before its first push.
+const FIRST_POLL: Duration = Duration::from_millis(100);
 
 pub struct PushgatewaySink {
     pub cfg: PushgatewayConfig,
@@ -35,7 +75,7 @@ pub struct PushgatewaySink {
 /// One blocking request on the blocking pool; a join error counts as a failed request.
 async fn request(
     agent: &ureq::Agent,
-    ep: &Arc<crate::net::http::Endpoint>,
+    ep: &Arc<http::Endpoint>,
     method: &'static str,
     url: String,
     body: Option<Arc<String>>,
@@ -65,8 +105,8 @@ async fn request(
 }
 
 impl PushgatewaySink {
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        self.telemetry.pushgateway_enabled();
+    pub async fn run(self, stop: Stop) {
+        let stats = self.telemetry.register::<PushStats>("pushgateway");
         let agent = http::agent(&self.cfg.endpoint);
         let url = self.cfg.group_url();
         let ep = Arc::new(self.cfg.endpoint.clone());
@@ -80,13 +120,26 @@ impl PushgatewaySink {
         let mut failing: Option<String> = None;
         // Groups pushed at least once, deleted on shutdown.
         let mut pushed: BTreeSet<String> = BTreeSet::new();
+        // The first push waits only for the first sample (polled briefly), then the interval.
+        let mut pushed_once = false;
         'run: loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = shutdown.changed() => break,
+            if pushed_once {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.stopped() => break,
+                }
+            } else {
+                tokio::select! {
+                    _ = tokio::time::sleep(FIRST_POLL) => {}
+                    _ = stop.stopped() => break,
+                }
             }
             if !self.telemetry.has_sample() {
                 continue; // nothing sampled yet: an empty PUT would wipe the group
+            }
+            if !pushed_once {
+                pushed_once = true;
+                tick.reset();
             }
             let mut pushes = vec![(url.clone(), Arc::new(self.telemetry.render()))];
             for g in self.scraped.groups() {
@@ -95,18 +148,18 @@ impl PushgatewaySink {
             for (group_url, body) in pushes {
                 let outcome = tokio::select! {
                     o = request(&agent, &ep, "PUT", group_url.clone(), Some(body)) => o,
-                    _ = shutdown.changed() => break 'run,
+                    _ = stop.stopped() => break 'run,
                 };
                 match outcome {
                     Outcome::Delivered(_) => {
-                        self.telemetry.pushgateway_push(true);
+                        stats.push(true);
                         pushed.insert(group_url);
                         if failing.take().is_some() {
                             log::info!("pushgateway: pushing to {} again", self.cfg.endpoint.url);
                         }
                     }
                     Outcome::Retry { message, .. } | Outcome::Rejected { message, .. } => {
-                        self.telemetry.pushgateway_push(false);
+                        stats.push(false);
                         if failing.as_ref() != Some(&message) {
                             log::warn!(
                                 "pushgateway: push to {group_url} failed: {message}; trying again next interval"

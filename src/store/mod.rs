@@ -47,8 +47,8 @@
 //! directory; per class a table of chunks and a table of index entries keyed by the chunk's
 //! first sequence number, and a metadata table (format version, next sequence number, cursors).
 
-pub mod admin;
 pub mod backend;
+pub mod datadir;
 pub mod queue;
 pub mod record;
 mod recovery;
@@ -61,7 +61,7 @@ pub mod stats;
 pub use crate::config::store::BackendKind;
 pub use queue::Store;
 pub use record::{Class, Record};
-pub use service::{StoreHandle, StoreThread};
+pub use service::{Append, StoreError, StoreHandle, StoreThread, Ticket};
 pub use stats::StoreStats;
 #[cfg(test)]
 mod tests;

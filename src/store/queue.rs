@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::backend::{Backend, BackendError, WriteBatch};
+use super::datadir::DataDir;
 use super::record::{decode_chunk, encode_chunk, ChunkMeta, Class, Record, CHUNK_TARGET};
 use super::recovery;
 use super::stats::{DropReason, StoreStats};
 use crate::config::StoreConfig;
-use crate::datadir::DataDir;
 use crate::model::now_ms;
 
 /// Version of the layout of chunks, index entries and metadata. A store written with another

@@ -3,6 +3,11 @@
 //! Producers hand records over through a bounded channel without blocking; if the store falls
 //! that far behind, the record is dropped and counted (`reason="overload"`), never queued
 //! without bound.
+//!
+//! The producer's contract is typed: [`StoreHandle::append`] answers [`Append::Accepted`]
+//! with a [`Ticket`] (durable once [`StoreHandle::is_durable`] says so — a file tail advances
+//! its checkpoint only then), [`Append::Dropped`] (overload, counted) or [`Append::Stopped`]
+//! (the store is shutting down); reads and acknowledgements fail with a [`StoreError`].
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +20,46 @@ use super::queue::Store;
 use super::record::{Class, Record};
 use super::stats::{DropReason, StoreStats};
 use crate::config::StoreConfig;
-use crate::datadir::DataDir;
+use crate::model::Family;
+use crate::telemetry::Report;
+
+/// Why a store request failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The store thread has stopped (the agent is shutting down).
+    Stopped,
+    /// The store cannot serve the request (damaged and being replaced, disk unusable); why.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Stopped => f.write_str("store stopped"),
+            StoreError::Unavailable(why) => write!(f, "store unavailable: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// A record's place in the producer's order of appends: durable once
+/// [`StoreHandle::is_durable`] says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ticket(pub u64);
+
+/// What became of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a producer that re-reads its input must keep the ticket for its checkpoint"]
+pub enum Append {
+    /// Handed to the store; durable when the commit that writes it is done.
+    Accepted(Ticket),
+    /// The store is too far behind: dropped and counted (`reason="overload"`).
+    Dropped,
+    /// The store has stopped: the record was not taken (re-read it after the restart).
+    Stopped,
+}
+use super::datadir::DataDir;
 
 enum Command {
     Append {
@@ -33,7 +77,7 @@ enum Command {
         until: u64,
         max_records: usize,
         max_bytes: usize,
-        reply: tokio::sync::oneshot::Sender<Result<Vec<Record>, String>>,
+        reply: tokio::sync::oneshot::Sender<Result<Vec<Record>, StoreError>>,
     },
     /// New bounds and commit settings (remote config); the backend and cache stay.
     Reconfigure(StoreConfig),
@@ -110,10 +154,9 @@ impl StoreThread {
         self.handle.clone()
     }
 
-    /// Asks for a final commit and waits for it at most `timeout`.
-    pub fn shutdown(self, timeout: Duration) -> bool {
+    /// Asks for a final commit and waits for it until `deadline`.
+    pub fn shutdown(self, deadline: Instant) -> bool {
         let _ = self.handle.tx.try_send(Command::Shutdown);
-        let deadline = Instant::now() + timeout;
         while !self.join.is_finished() {
             if Instant::now() >= deadline {
                 log::warn!(
@@ -167,7 +210,7 @@ fn serve(
             }) => {
                 let r = store
                     .read_between(&sink, after, until, max_records, max_bytes)
-                    .map_err(|e| e.to_string());
+                    .map_err(|e| StoreError::Unavailable(e.to_string()));
                 let _ = reply.send(r);
             }
             Ok(Command::Ack { sink, after, last }) => store.ack_range(&sink, after, last),
@@ -197,26 +240,32 @@ fn serve(
 }
 
 impl StoreHandle {
-    /// Hands a record to the store without blocking. Returns the ticket to compare with
-    /// [`StoreHandle::durable`], or `None` if the record was dropped (store overloaded).
-    pub fn append(&self, class: Class, ts_ms: i64, data: Vec<u8>) -> Option<u64> {
+    /// Hands a record to the store without blocking (see [`Append`]).
+    pub fn append(&self, class: Class, ts_ms: i64, data: Vec<u8>) -> Append {
         match self.tx.try_send(Command::Append { class, ts_ms, data }) {
-            Ok(()) => Some(self.shared.sent.fetch_add(1, Ordering::SeqCst) + 1),
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+            Ok(()) => Append::Accepted(Ticket(self.shared.sent.fetch_add(1, Ordering::SeqCst) + 1)),
+            Err(TrySendError::Full(_)) => {
                 if self.shared.overload[class.index()].fetch_add(1, Ordering::SeqCst) == 0 {
                     log::warn!(
                         "store: cannot keep up; dropping {} records (counted as overload)",
                         class.name()
                     );
                 }
-                None
+                Append::Dropped
             }
+            Err(TrySendError::Disconnected(_)) => Append::Stopped,
         }
+    }
+
+    /// Whether the record of this ticket is durable (or was evicted under the store's bounds,
+    /// which is counted): a producer that can re-read its input may move past it.
+    pub fn is_durable(&self, ticket: Ticket) -> bool {
+        self.durable() >= ticket.0
     }
 
     /// Sends a command without blocking the runtime: a full channel means the store thread
     /// is busy (a commit), so wait a moment and try again.
-    async fn send(&self, cmd: Command) -> Result<(), String> {
+    async fn send(&self, cmd: Command) -> Result<(), StoreError> {
         let mut cmd = Some(cmd);
         while let Some(c) = cmd.take() {
             match self.tx.try_send(c) {
@@ -225,14 +274,14 @@ impl StoreHandle {
                     cmd = Some(c);
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                Err(TrySendError::Disconnected(_)) => return Err("store stopped".into()),
+                Err(TrySendError::Disconnected(_)) => return Err(StoreError::Stopped),
             }
         }
         Ok(())
     }
 
     /// Registers a sink that keeps data until it acknowledged it (a configured uplink).
-    pub async fn register_sink(&self, sink: &str, classes: &[Class]) -> Result<(), String> {
+    pub async fn register_sink(&self, sink: &str, classes: &[Class]) -> Result<(), StoreError> {
         self.send(Command::Register {
             sink: sink.to_string(),
             classes: classes.to_vec(),
@@ -249,7 +298,7 @@ impl StoreHandle {
         until: u64,
         max_records: usize,
         max_bytes: usize,
-    ) -> Result<Vec<Record>, String> {
+    ) -> Result<Vec<Record>, StoreError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         self.send(Command::Read {
             sink: sink.to_string(),
@@ -260,11 +309,11 @@ impl StoreHandle {
             reply,
         })
         .await?;
-        rx.await.map_err(|_| "store stopped".to_string())?
+        rx.await.map_err(|_| StoreError::Stopped)?
     }
 
     /// Acknowledges `after < seq <= last` for `sink` (see [`Store::ack_range`]).
-    pub async fn ack_range(&self, sink: &str, after: u64, last: u64) -> Result<(), String> {
+    pub async fn ack_range(&self, sink: &str, after: u64, last: u64) -> Result<(), StoreError> {
         self.send(Command::Ack {
             sink: sink.to_string(),
             after,
@@ -274,7 +323,7 @@ impl StoreHandle {
     }
 
     /// Applies new bounds and commit settings (everything but the backend and the cache).
-    pub async fn reconfigure(&self, cfg: StoreConfig) -> Result<(), String> {
+    pub async fn reconfigure(&self, cfg: StoreConfig) -> Result<(), StoreError> {
         self.send(Command::Reconfigure(cfg)).await
     }
 
@@ -293,7 +342,7 @@ impl StoreHandle {
     }
 
     /// Tickets up to this one are durable.
-    pub fn durable(&self) -> u64 {
+    fn durable(&self) -> u64 {
         self.shared.durable.load(Ordering::SeqCst)
     }
 
@@ -311,5 +360,12 @@ impl StoreHandle {
             }
         }
         s
+    }
+}
+
+/// The store's numbers are the agent's `outpost_store_*` metrics.
+impl Report for StoreHandle {
+    fn report(&self, out: &mut Vec<Family>) {
+        out.extend(self.stats().families());
     }
 }

@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::Semaphore;
 
 use super::Telemetry;
 use crate::model::text::CONTENT_TYPE;
+use crate::shutdown::Stop;
 
 const MAX_HEAD: usize = 8 * 1024;
 /// Connections being refused (503) at once; more are dropped without an answer.
@@ -160,14 +161,14 @@ async fn handle(mut stream: TcpStream, telemetry: Arc<Telemetry>) -> std::io::Re
 }
 
 impl Server {
-    /// Serves until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// Serves until `stop` trips.
+    pub async fn run(self, stop: Stop) {
         let limit = Arc::new(Semaphore::new(self.max_connections));
         let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
         loop {
             let accepted = tokio::select! {
                 a = self.listener.accept() => a,
-                _ = shutdown.changed() => break,
+                _ = stop.stopped() => break,
             };
             let (stream, peer) = match accepted {
                 Ok(a) => a,
@@ -219,7 +220,7 @@ mod tests {
         let t = Telemetry::new();
         let (r, _) = route(b"GET /metrics HTTP/1.1", &t);
         assert_eq!(r.status, 503, "no sample yet");
-        t.cycle_done(0.001, Vec::new(), "node_load1 0\n".into());
+        t.publish("node_load1 0\n".into());
         let (r, head_only) = route(b"HEAD /metrics?x=1 HTTP/1.1", &t);
         assert_eq!((r.status, head_only), (200, true));
         assert!(r.body.starts_with("node_load1 0\n"));

@@ -178,6 +178,12 @@ impl Pushgateway {
             "pushgateway",
             Command::new(bin)
                 .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                // Debian's default persists to /var/lib/prometheus/pushgateway.data: a test
+                // would read the groups an earlier run pushed and could pass on stale data.
+                .arg(format!(
+                    "--persistence.file={}",
+                    dir.join("pushgateway.data").display()
+                ))
                 .stdout(Stdio::null())
                 .stderr(Stdio::from(log)),
         );

@@ -24,6 +24,7 @@ use std::time::Instant;
 use crate::config::Collector;
 use crate::config::SampleConfig;
 use crate::model::{Family, MetricKind, Snapshot};
+use crate::telemetry::{lock, Report};
 use read::{read_into, CollectError};
 
 /// Outcome of one collector in one cycle.
@@ -192,4 +193,73 @@ pub fn collector_families(results: &[CollectorResult]) -> [Family; 2] {
         success.push(labels, if r.error.is_none() { 1.0 } else { 0.0 });
     }
     [duration, success]
+}
+
+#[derive(Default)]
+struct Counts {
+    cycles: u64,
+    overruns: u64,
+    last_cycle_seconds: f64,
+    last_results: Vec<CollectorResult>,
+    errors: HashMap<&'static str, u64>,
+}
+
+/// The sampler's own metrics: `outpost_sample_*` and node_exporter's
+/// `node_scrape_collector_*` for the last cycle.
+#[derive(Default)]
+pub struct HostStats(std::sync::Mutex<Counts>);
+
+impl HostStats {
+    /// Records a finished cycle.
+    pub fn cycle_done(&self, seconds: f64, results: Vec<CollectorResult>) {
+        let mut c = lock(&self.0);
+        c.cycles += 1;
+        c.last_cycle_seconds = seconds;
+        for r in &results {
+            if r.error.is_some() {
+                *c.errors.entry(r.collector.name()).or_default() += 1;
+            }
+        }
+        c.last_results = results;
+    }
+
+    /// A tick found the previous cycle still running and was skipped.
+    pub fn overrun(&self) {
+        lock(&self.0).overruns += 1;
+    }
+}
+
+impl Report for HostStats {
+    fn report(&self, out: &mut Vec<Family>) {
+        let c = lock(&self.0);
+        out.push(Family::single(
+            "outpost_sample_duration_seconds",
+            "Wall time of the last host sampling cycle in seconds.",
+            MetricKind::Gauge,
+            c.last_cycle_seconds,
+        ));
+        out.push(Family::single(
+            "outpost_sample_cycles_total",
+            "Host sampling cycles completed.",
+            MetricKind::Counter,
+            c.cycles as f64,
+        ));
+        out.push(Family::single(
+            "outpost_sample_overruns_total",
+            "Sampling ticks skipped because the previous cycle was still running.",
+            MetricKind::Counter,
+            c.overruns as f64,
+        ));
+        let mut errors = Family::new(
+            "outpost_sample_errors_total",
+            "Host collector failures by collector.",
+            MetricKind::Counter,
+        );
+        for r in &c.last_results {
+            let n = c.errors.get(r.collector.name()).copied().unwrap_or(0);
+            errors.push(vec![("collector", r.collector.name().to_string())], n as f64);
+        }
+        out.push(errors);
+        out.extend(collector_families(&c.last_results));
+    }
 }

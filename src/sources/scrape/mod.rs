@@ -23,59 +23,66 @@ pub mod pushtext;
 pub mod relabel;
 pub mod target;
 
+use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::scrape::{ScrapeJob, ScrapeTarget};
 use crate::model::now_ms;
 use crate::model::staleness::Staleness;
 use crate::model::stored::{encode_stored, StoredFamily, StoredSnapshot};
+use crate::model::{Family, MetricKind};
 use crate::net::http;
+use crate::shutdown::Stop;
 use crate::store::{Class, StoreHandle};
-use crate::telemetry::Telemetry;
+use crate::telemetry::{bump, lock, Counts, Report, Telemetry};
 use target::ScrapeError;
 
-/// The switch that stops a target's thread, and wakes it from its sleep.
+/// `outpost_scrapes_total{scrape_job,result}`: scrapes by job and result (`ok`, or a
+/// [`ScrapeError`] reason). The job's name is `scrape_job`, as Prometheus' own
+/// `prometheus_target_*` series name it: `job` and `instance` stay what the series belongs to
+/// (the agent), so the agent's metrics pass remote_write's job/instance rules.
 #[derive(Default)]
-struct Stop {
-    stopped: Mutex<bool>,
-    wake: Condvar,
+pub struct ScrapeStats(std::sync::Mutex<BTreeMap<String, Counts>>);
+
+impl ScrapeStats {
+    fn job(&self, job: &str) {
+        lock(&self.0).entry(job.to_string()).or_default();
+    }
+
+    fn result(&self, job: &str, result: &str) {
+        bump(lock(&self.0).entry(job.to_string()).or_default(), result, 1);
+    }
 }
 
-impl Stop {
-    fn is_stopped(&self) -> bool {
-        *self.stopped.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Sleeps until `deadline`; true when stopped meanwhile.
-    fn sleep_until(&self, deadline: Instant) -> bool {
-        let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if *stopped {
-                return true;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            stopped = self
-                .wake
-                .wait_timeout(stopped, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+impl Report for ScrapeStats {
+    fn report(&self, out: &mut Vec<Family>) {
+        let jobs = lock(&self.0);
+        if jobs.is_empty() {
+            return;
         }
-    }
-
-    fn stop(&self) {
-        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.wake.notify_all();
+        let mut scrapes = Family::new(
+            "outpost_scrapes_total",
+            "Scrapes of [[scrape]] targets by job and result (ok, or why it failed).",
+            MetricKind::Counter,
+        );
+        for (job, results) in jobs.iter() {
+            for result in std::iter::once("ok").chain(ScrapeError::REASONS.iter().copied()) {
+                let n = results.get(result).copied().unwrap_or(0);
+                scrapes.push(
+                    vec![("scrape_job", job.clone()), ("result", result.to_string())],
+                    n as f64,
+                );
+            }
+        }
+        out.push(scrapes);
     }
 }
 
 /// The running scrape threads.
 pub struct Scrapers {
-    stop: Arc<Stop>,
+    stop: Stop,
 }
 
 /// Everything one target's thread needs.
@@ -85,24 +92,26 @@ struct Scrape {
     /// `gateway`, `instance`, `job` and the static labels, sorted by name.
     labels: Vec<(String, String)>,
     store: StoreHandle,
-    telemetry: Arc<Telemetry>,
+    stats: Arc<ScrapeStats>,
     latest: Arc<pushtext::Latest>,
 }
 
 impl Scrapers {
-    /// Starts one thread per target of every job. `gateway` is the agent id, the `gateway`
-    /// label of every scraped series (a job's own `gateway` label wins).
+    /// Starts one thread per target of every job; they run until `stop` trips. `gateway` is
+    /// the agent id, the `gateway` label of every scraped series (a job's own `gateway` label
+    /// wins).
     pub fn start(
         jobs: &[ScrapeJob],
         gateway: &str,
         store: &StoreHandle,
-        telemetry: &Arc<Telemetry>,
+        telemetry: &Telemetry,
         latest: &Arc<pushtext::Latest>,
+        stop: Stop,
     ) -> Scrapers {
-        let stop = Arc::new(Stop::default());
+        let stats = telemetry.register::<ScrapeStats>("scrape");
         let mut targets = 0;
         for job in jobs {
-            telemetry.scrape_job(&job.job);
+            stats.job(&job.job);
             let job = Arc::new(job.clone());
             for t in &job.targets {
                 let mut labels = job.labels.clone();
@@ -117,10 +126,10 @@ impl Scrapers {
                     target: t.clone(),
                     labels,
                     store: store.clone(),
-                    telemetry: Arc::clone(telemetry),
+                    stats: Arc::clone(&stats),
                     latest: Arc::clone(latest),
                 };
-                let stop = Arc::clone(&stop);
+                let stop = stop.clone();
                 let name = format!("scrape-{}", job.job);
                 match std::thread::Builder::new()
                     .name(name)
@@ -139,12 +148,6 @@ impl Scrapers {
 
     /// Stops every thread; a scrape in flight is abandoned.
     pub fn stop(&self) {
-        self.stop.stop();
-    }
-}
-
-impl Drop for Scrapers {
-    fn drop(&mut self) {
         self.stop.stop();
     }
 }
@@ -213,7 +216,7 @@ impl Scrape {
                             a.duplicates
                         );
                     }
-                    self.telemetry.scrape_result(&job.job, "ok");
+                    self.stats.result(&job.job, "ok");
                     let mut main = a.main;
                     main.extend(target::report(
                         &self.labels,
@@ -235,7 +238,7 @@ impl Scrape {
                         );
                     }
                     failing = Some(reason);
-                    self.telemetry.scrape_result(&job.job, reason);
+                    self.stats.result(&job.job, reason);
                     (
                         target::report(&self.labels, false, took, 0, 0),
                         Default::default(),
@@ -304,7 +307,10 @@ impl Scrape {
             timestamp_ms,
             families,
         };
-        self.store
+        // A scrape cannot be read again: an overload drop is counted by the store, and a
+        // stopped store means the agent is stopping.
+        let _ = self
+            .store
             .append(Class::Metrics, timestamp_ms, encode_stored(&snap));
     }
 }

@@ -1,4 +1,6 @@
-//! `outpost store stats` and `outpost store export`: the store seen by an operator.
+//! `outpost store stats` and `outpost store export`: the store seen by an operator. They sit
+//! beside the runtime, not in `store`, because they speak for the sinks too (whose backlogs to
+//! show, which JSON form an export writes).
 //!
 //! Both need the data directory's lock to open the store. When a running agent holds it,
 //! `stats` asks that agent's `/metrics` endpoint instead (the store's numbers are there), and
@@ -9,9 +11,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use super::{Class, Store};
 use crate::config::Config;
-use crate::datadir::{DataDir, DataDirError};
+use crate::store::datadir::{DataDir, DataDirError};
+use crate::store::{Class, Store};
 
 #[derive(Debug)]
 pub enum AdminError {

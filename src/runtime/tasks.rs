@@ -1,0 +1,216 @@
+//! Tasks by config section: each component that can be started, replaced and stopped on its
+//! own is a row of [`COMPONENTS`] — the config section it owns and how to start it from a
+//! config. The runtime starts them all from the first config; a remote config that changes a
+//! section replaces exactly that section's task (stop, then start from the new config), and
+//! shutdown stops them all against one deadline. Every task gets its own [`Stop`].
+//!
+//! A new source or sink is a row here plus its start function (and its section in `config`).
+//! The host sampler and the store are not rows: they keep state a restart would lose (the
+//! sampler's stale-series tracker, the store's open file), so they take a changed section in
+//! place (`runtime::sampling`, `StoreHandle::reconfigure`).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::control::Applied;
+use crate::model::pushtext::Latest;
+use crate::shutdown::Stop;
+use crate::sinks::mqtt::{Links, MqttSink};
+use crate::sinks::pushgateway::PushgatewaySink;
+use crate::sinks::remote_write::RemoteWriteSink;
+use crate::sources::scrape::Scrapers;
+use crate::store::StoreHandle;
+use crate::telemetry::Telemetry;
+
+/// What the components share, beyond their config section.
+#[derive(Clone)]
+pub struct Context {
+    pub store: StoreHandle,
+    pub telemetry: Arc<Telemetry>,
+    /// The scraped targets' latest values, for the Pushgateway sink.
+    pub scraped: Arc<Latest>,
+    /// The MQTT sink's channels, which outlive sink instances.
+    pub links: Links,
+}
+
+/// A running component: its stop switch and what to wait for.
+pub struct Task {
+    name: &'static str,
+    stop: Stop,
+    /// An async task to await; `None` for threads that are left to end by themselves (a
+    /// scrape in flight is abandoned, its result discarded).
+    join: Option<JoinHandle<()>>,
+}
+
+impl Task {
+    /// Spawns `run` on the runtime with a fresh stop switch.
+    pub fn spawn<F, Fut>(name: &'static str, run: F) -> Task
+    where
+        F: FnOnce(Stop) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let stop = Stop::new();
+        let join = tokio::spawn(run(stop.clone()));
+        Task {
+            name,
+            stop,
+            join: Some(join),
+        }
+    }
+
+    /// A component that runs on threads of its own, which obey `stop`.
+    pub fn threads(name: &'static str, stop: Stop) -> Task {
+        Task {
+            name,
+            stop,
+            join: None,
+        }
+    }
+
+    /// Trips the stop switch and waits for the task until `deadline`.
+    pub async fn stop(self, deadline: Instant) {
+        self.stop.stop();
+        if let Some(join) = self.join {
+            if tokio::time::timeout_at(deadline, join).await.is_err() {
+                log::warn!("{}: still stopping at the deadline; left behind", self.name);
+            }
+        }
+    }
+}
+
+/// A component owned by a config section.
+struct Component {
+    section: &'static str,
+    start: fn(&Config, &Context) -> Option<Task>,
+}
+
+const COMPONENTS: &[Component] = &[
+    Component {
+        section: "mqtt",
+        start: start_mqtt,
+    },
+    Component {
+        section: "remote_write",
+        start: start_remote_write,
+    },
+    Component {
+        section: "pushgateway",
+        start: start_pushgateway,
+    },
+    Component {
+        section: "scrape",
+        start: start_scrape,
+    },
+];
+
+fn start_mqtt(cfg: &Config, ctx: &Context) -> Option<Task> {
+    let mqtt = cfg.mqtt.as_ref()?;
+    log::info!(
+        "mqtt: forwarding to {} under {}/{}/",
+        mqtt.url(),
+        mqtt.topic_prefix,
+        cfg.agent.id
+    );
+    let sink = MqttSink {
+        cfg: mqtt.clone(),
+        gateway: cfg.agent.id.clone(),
+        store: ctx.store.clone(),
+        links: ctx.links.clone(),
+    };
+    Some(Task::spawn("mqtt", |stop| sink.run(stop)))
+}
+
+fn start_remote_write(cfg: &Config, ctx: &Context) -> Option<Task> {
+    let rw = cfg.remote_write.as_ref()?;
+    log::info!(
+        "remote_write: sending to {} as job={:?} instance={:?}",
+        rw.endpoint.url,
+        rw.job,
+        rw.instance
+    );
+    let sink = RemoteWriteSink {
+        cfg: rw.clone(),
+        store: ctx.store.clone(),
+        telemetry: Arc::clone(&ctx.telemetry),
+    };
+    Some(Task::spawn("remote_write", |stop| sink.run(stop)))
+}
+
+fn start_pushgateway(cfg: &Config, ctx: &Context) -> Option<Task> {
+    let pg = cfg.pushgateway.as_ref()?;
+    let sink = PushgatewaySink {
+        cfg: pg.clone(),
+        telemetry: Arc::clone(&ctx.telemetry),
+        scraped: Arc::clone(&ctx.scraped),
+    };
+    Some(Task::spawn("pushgateway", |stop| sink.run(stop)))
+}
+
+fn start_scrape(cfg: &Config, ctx: &Context) -> Option<Task> {
+    if cfg.scrape.is_empty() {
+        return None;
+    }
+    let stop = Stop::new();
+    Scrapers::start(
+        &cfg.scrape,
+        &cfg.agent.id,
+        &ctx.store,
+        &ctx.telemetry,
+        &ctx.scraped,
+        stop.clone(),
+    );
+    Some(Task::threads("scrape", stop))
+}
+
+/// The running components, one slot per row of [`COMPONENTS`].
+pub struct Tasks {
+    running: Vec<Option<Task>>,
+}
+
+impl Tasks {
+    /// Starts every component the config has.
+    pub fn start(cfg: &Config, ctx: &Context) -> Tasks {
+        Tasks {
+            running: COMPONENTS.iter().map(|c| (c.start)(cfg, ctx)).collect(),
+        }
+    }
+
+    /// Replaces the tasks whose section differs between `current` and `next`; the old ones
+    /// get until `deadline` to stop. Returns the sections replaced.
+    pub async fn switch(
+        &mut self,
+        current: &Applied,
+        next: &Applied,
+        ctx: &Context,
+        deadline: Instant,
+    ) -> Vec<&'static str> {
+        let mut replaced = Vec::new();
+        for (c, slot) in COMPONENTS.iter().zip(self.running.iter_mut()) {
+            if !next.changed(current, c.section) {
+                continue;
+            }
+            if let Some(task) = slot.take() {
+                task.stop(deadline).await;
+            }
+            *slot = (c.start)(&next.cfg, ctx);
+            replaced.push(c.section);
+        }
+        replaced
+    }
+
+    /// Stops every task at once; each gets until `deadline`.
+    pub async fn stop_all(self, deadline: Instant) {
+        let tasks: Vec<Task> = self.running.into_iter().flatten().collect();
+        // Trip every switch first, so they all stop together, then wait for each.
+        for t in &tasks {
+            t.stop.stop();
+        }
+        for t in tasks {
+            t.stop(deadline).await;
+        }
+    }
+}
