@@ -1,43 +1,107 @@
-//! Command-line parsing, by hand: four subcommands and three flags do not justify a parser
-//! crate's size. Errors name the offending argument and point to `--help`.
+//! The command line, declared once with clap (derive): `--help` for every command, usage
+//! errors and shell completions (`outpost completions bash|zsh|fish`) come from the same
+//! declaration, so a new subcommand is a variant here and a branch in `main.rs`.
+//!
+//! [`parse`] turns clap's answer into a [`Command`]; clap's usage errors become a
+//! [`UsageError`] that names the offending argument (exit status 64 in `main.rs`, as
+//! documented; clap's own would be 2, which outpost keeps for invalid configurations).
 
 use std::fmt;
 use std::path::PathBuf;
 
-pub const USAGE: &str = "\
-outpost — edge agent for IoT gateways
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory, Parser, Subcommand};
 
-Usage:
-  outpost run [--config FILE] [--board NAME|FILE]
-  outpost check-config [--config FILE] [--board NAME|FILE] [--remote DOC.json]
-  outpost store stats [--config FILE]
-  outpost store export [--config FILE] [--sink NAME] [--limit N]
-  outpost boards
-  outpost --version
-  outpost --help
+/// Printed by `--version`: the version and the target triple.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " ", env!("OUTPOST_TARGET"));
 
-Commands:
-  run           Run the agent. Without --config it runs on the embedded default:
-                host metrics every 10s, data under $STATE_DIRECTORY or ./outpost-data,
-                metrics on http://127.0.0.1:9110/metrics.
-  check-config  Validate the configuration, print every problem with its key path;
-                exit status 2 when it is invalid. With --remote, also check a remote
-                config document (JSON, as published on <prefix>/<id>/config) laid
-                over the file.
-  store stats   Records, bytes and backlogs of the store (of a stopped agent, or of a
-                running one through its /metrics endpoint).
-  store export  Print stored records as JSON lines and acknowledge them for sink NAME
-                (default: export); only while the agent is stopped.
-  boards        List the built-in board profiles.
+#[derive(Parser, Debug)]
+#[command(
+    name = "outpost",
+    version = VERSION,
+    about = "outpost — edge agent for IoT gateways",
+    after_help = "Exit status: 0 ok, 1 runtime error, 2 invalid configuration, 64 usage error.",
+    subcommand_required = true,
+    disable_help_subcommand = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Sub,
+}
 
-Options:
-  -c, --config FILE   Configuration file (TOML). Default: the embedded default.
-  -b, --board B       Board profile: a built-in name or a profile file; overrides [agent] board.
-  -V, --version       Print version and target triple.
-  -h, --help          Print this help.
+#[derive(Subcommand, Debug)]
+enum Sub {
+    /// Run the agent.
+    ///
+    /// Without --config it runs on the embedded default: host metrics every 10s, data under
+    /// $STATE_DIRECTORY or ./outpost-data, metrics on http://127.0.0.1:9110/metrics.
+    Run {
+        /// Configuration file (TOML). Default: the embedded default.
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Board profile: a built-in name or a profile file; overrides [agent] board.
+        #[arg(short, long, value_name = "NAME|FILE")]
+        board: Option<String>,
+    },
+    /// Validate the configuration; exit status 2 when it is invalid.
+    ///
+    /// Prints every problem with its key path. With --remote, also checks a remote config
+    /// document (JSON, as published on <prefix>/<id>/config) laid over the file.
+    CheckConfig {
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[arg(short, long, value_name = "NAME|FILE")]
+        board: Option<String>,
+        /// A remote config document to check against the file.
+        #[arg(long, value_name = "DOC.json")]
+        remote: Option<PathBuf>,
+    },
+    /// The store of a stopped agent (or of a running one through its /metrics endpoint).
+    Store {
+        #[command(subcommand)]
+        command: StoreSub,
+    },
+    /// List the built-in board profiles.
+    Boards,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+}
 
-Exit status: 0 ok, 1 runtime error, 2 invalid configuration, 64 usage error.
-";
+#[derive(Subcommand, Debug)]
+enum StoreSub {
+    /// Records, bytes and backlogs of the store.
+    Stats {
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Print stored records as JSON lines and acknowledge them for sink NAME.
+    ///
+    /// Only while the agent is stopped.
+    Export {
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The cursor to export for (letters, digits, '-' and '_').
+        #[arg(long, value_name = "NAME", default_value = "export", value_parser = sink_name)]
+        sink: String,
+        /// At most this many records.
+        #[arg(long, value_name = "N")]
+        limit: Option<u64>,
+    },
+}
+
+fn sink_name(v: &str) -> Result<String, String> {
+    if !v.is_empty()
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Ok(v.to_string())
+    } else {
+        Err("use letters, digits, '-' and '_'".into())
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -60,6 +124,8 @@ pub enum Command {
         limit: Option<u64>,
     },
     Boards,
+    /// A completion script for this shell.
+    Completions(clap_complete::Shell),
     Version,
     Help,
 }
@@ -75,98 +141,114 @@ impl fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// What the command line asks for, or the text clap rendered for `--help`/`--version`
+/// (printed, exit 0).
+#[derive(Debug)]
+pub enum Parsed {
+    Command(Command),
+    Help(String),
+    Version(String),
+}
+
+/// Parses the arguments (without the program name).
 pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Command, UsageError> {
-    let mut args = args.into_iter();
-    let Some(first) = args.next() else {
-        return Err(UsageError("no command given".into()));
-    };
-    let sub = match first.as_str() {
-        "-h" | "--help" | "help" => return Ok(Command::Help),
-        "-V" | "--version" | "version" => return Ok(Command::Version),
-        "boards" => "boards",
-        "run" => "run",
-        "check-config" => "check-config",
-        "store" => match args.next().as_deref() {
-            Some("stats") => "store stats",
-            Some("export") => "store export",
-            Some(other) => {
-                return Err(UsageError(format!(
-                    "unknown store command {other:?}; use stats or export"
-                )))
-            }
-            None => return Err(UsageError("store needs a command: stats or export".into())),
-        },
-        other => return Err(UsageError(format!("unknown command {other:?}"))),
-    };
-    let mut config = None;
-    let mut board = None;
-    let mut sink = None;
-    let mut limit = None;
-    let mut remote = None;
-    while let Some(arg) = args.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = |name: &str| -> Result<String, UsageError> {
-            match inline.clone().or_else(|| args.next()) {
-                Some(v) if !v.is_empty() => Ok(v),
-                _ => Err(UsageError(format!("{name} needs a value"))),
-            }
-        };
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
-            "-c" | "--config" if sub != "boards" => {
-                if config.replace(PathBuf::from(value("--config")?)).is_some() {
-                    return Err(UsageError("--config given twice".into()));
-                }
-            }
-            "--remote" if sub == "check-config" => {
-                remote = Some(PathBuf::from(value("--remote")?));
-            }
-            "--sink" if sub == "store export" => {
-                let v = value("--sink")?;
-                if v.is_empty()
-                    || !v
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                {
-                    return Err(UsageError(format!(
-                        "--sink {v:?}: use letters, digits, '-' and '_'"
-                    )));
-                }
-                sink = Some(v);
-            }
-            "--limit" if sub == "store export" => {
-                let v = value("--limit")?;
-                limit = Some(
-                    v.parse()
-                        .map_err(|_| UsageError(format!("--limit {v:?} is not a number")))?,
-                );
-            }
-            "-b" | "--board" if sub == "run" || sub == "check-config" => {
-                if board.replace(value("--board")?).is_some() {
-                    return Err(UsageError("--board given twice".into()));
-                }
-            }
-            other => return Err(UsageError(format!("unexpected argument {other:?} for {sub}"))),
-        }
+    match parse_args(args)? {
+        Parsed::Command(c) => Ok(c),
+        Parsed::Version(_) => Ok(Command::Version),
+        Parsed::Help(_) => Ok(Command::Help),
     }
-    Ok(match sub {
-        "run" => Command::Run { config, board },
-        "check-config" => Command::CheckConfig {
+}
+
+/// [`parse`], keeping clap's rendered help (of the command asked about) for `main` to print.
+pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, UsageError> {
+    let argv = std::iter::once("outpost".to_string()).chain(args);
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => {
+            return match e.kind() {
+                ErrorKind::DisplayHelp => Ok(Parsed::Help(e.render().to_string())),
+                ErrorKind::DisplayVersion => Ok(Parsed::Version(e.render().to_string())),
+                _ => Err(usage_error(&e)),
+            }
+        }
+    };
+    Ok(Parsed::Command(match cli.command {
+        Sub::Run { config, board } => Command::Run { config, board },
+        Sub::CheckConfig {
+            config,
+            board,
+            remote,
+        } => Command::CheckConfig {
             config,
             board,
             remote,
         },
-        "store stats" => Command::StoreStats { config },
-        "store export" => Command::StoreExport {
-            config,
-            sink: sink.unwrap_or_else(|| "export".to_string()),
-            limit,
-        },
-        _ => Command::Boards,
-    })
+        Sub::Store {
+            command: StoreSub::Stats { config },
+        } => Command::StoreStats { config },
+        Sub::Store {
+            command: StoreSub::Export { config, sink, limit },
+        } => Command::StoreExport { config, sink, limit },
+        Sub::Boards => Command::Boards,
+        Sub::Completions { shell } => Command::Completions(shell),
+    }))
+}
+
+/// The top-level help text.
+pub fn help() -> String {
+    Cli::command().render_help().to_string()
+}
+
+/// The completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "outpost", &mut out);
+    out
+}
+
+fn context(e: &clap::Error, kind: ContextKind) -> Option<String> {
+    match e.get(kind)? {
+        ContextValue::String(s) => Some(s.clone()),
+        ContextValue::Strings(v) => v.first().cloned(),
+        _ => None,
+    }
+}
+
+/// One line naming the argument, from clap's error.
+fn usage_error(e: &clap::Error) -> UsageError {
+    // "--config <FILE>" -> "--config"
+    let arg = context(e, ContextKind::InvalidArg)
+        .map(|a| a.split([' ', '=']).next().unwrap_or_default().to_string());
+    let message = match (e.kind(), arg) {
+        (ErrorKind::InvalidSubcommand, _) => {
+            let name = context(e, ContextKind::InvalidSubcommand).unwrap_or_default();
+            let hint = context(e, ContextKind::SuggestedSubcommand)
+                .map(|s| format!("; did you mean {s:?}?"))
+                .unwrap_or_default();
+            format!("unknown command {name:?}{hint}")
+        }
+        (ErrorKind::UnknownArgument, Some(arg)) => format!("unexpected argument {arg:?}"),
+        (ErrorKind::ArgumentConflict, Some(arg))
+            if context(e, ContextKind::PriorArg).is_none_or(|p| p.starts_with(&arg)) =>
+        {
+            format!("{arg} given twice")
+        }
+        (ErrorKind::InvalidValue, Some(arg))
+            if context(e, ContextKind::InvalidValue).is_none_or(|v| v.is_empty()) =>
+        {
+            format!("{arg} needs a value")
+        }
+        (ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand, _) => {
+            "a command is needed".to_string()
+        }
+        _ => {
+            // clap's own sentence, without its "error: " prefix and usage block.
+            let text = e.render().to_string();
+            let line = text.lines().next().unwrap_or_default();
+            line.strip_prefix("error: ").unwrap_or(line).to_string()
+        }
+    };
+    UsageError(message)
 }
 
 #[cfg(test)]

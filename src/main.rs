@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use outpost::cli::{self, Command};
+use outpost::cli::{self, Command, Parsed};
 use outpost::config::{self, ConfigError};
 use outpost::{TARGET, VERSION};
 
@@ -30,8 +30,12 @@ fn init_logging(level: log::LevelFilter) {
 }
 
 fn main() -> ExitCode {
-    let command = match cli::parse(std::env::args().skip(1)) {
-        Ok(c) => c,
+    let command = match cli::parse_args(std::env::args().skip(1)) {
+        Ok(Parsed::Command(c)) => c,
+        Ok(Parsed::Help(text) | Parsed::Version(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             eprintln!("outpost: {e}");
             return ExitCode::from(EXIT_USAGE);
@@ -39,7 +43,12 @@ fn main() -> ExitCode {
     };
     match command {
         Command::Help => {
-            print!("{}", cli::USAGE);
+            print!("{}", cli::help());
+            ExitCode::SUCCESS
+        }
+        Command::Completions(shell) => {
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(&cli::completions(shell));
             ExitCode::SUCCESS
         }
         Command::Version => {

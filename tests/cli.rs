@@ -38,6 +38,32 @@ fn version_and_help() {
     assert!(text(&out.stderr).contains("unknown command"));
 }
 
+/// Issue 14: help per command and shell completions come from the parser's declaration.
+#[test]
+fn command_help_and_completions() {
+    let out = outpost(&["store", "export", "--help"]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    assert!(
+        help.contains("--sink <NAME>") && help.contains("--limit <N>"),
+        "{help}"
+    );
+    for shell in ["bash", "zsh", "fish"] {
+        let out = outpost(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = text(&out.stdout);
+        assert!(
+            script.contains("check-config") && script.contains("remote"),
+            "{shell}"
+        );
+    }
+    let out = outpost(&["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(64));
+    let out = outpost(&["chek-config"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out.stderr).contains("did you mean \"check-config\""));
+}
+
 #[test]
 fn example_config_and_boards_validate() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/outpost.toml");
