@@ -480,6 +480,9 @@ impl<T: Transport> Sink<T> {
     }
 }
 
+#[cfg(test)]
+mod tests;
+
 /// A request task that panicked counts as a failure without an answer.
 fn joined(r: Result<Outcome, tokio::task::JoinError>) -> Outcome {
     r.unwrap_or_else(|e| Outcome::Retry {
