@@ -35,10 +35,7 @@ impl PushStats {
         let mut c = lock(&self.0);
         bump(&mut c.0, if ok { "ok" } else { "error" }, 1);
         if ok {
-            c.1 = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs_f64())
-                .unwrap_or(0.0);
+            c.1 = crate::model::now_ms() as f64 / 1e3;
         }
     }
 }

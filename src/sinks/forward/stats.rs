@@ -60,10 +60,7 @@ impl ForwardStats {
     pub fn delivered(&self, items: u64) {
         let mut c = lock(&self.c);
         c.delivered += items;
-        c.last_success = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
+        c.last_success = crate::model::now_ms() as f64 / 1e3;
     }
 
     pub fn rejected(&self, reason: &str, items: u64) {
