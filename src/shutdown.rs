@@ -1,17 +1,24 @@
 //! The one stop signal every task and thread of the agent obeys.
 //!
-//! The runtime owns one [`Stop`] per component (a sink, the scrapers, the sampler, the
-//! `/metrics` server) and trips it to stop or replace that component; async tasks await
-//! [`Stop::stopped`], threads sleep in [`Stop::sleep_until`] and wake at once when it trips.
+//! The runtime owns one [`Stop`] per component (a sink, the scrapers, the `/metrics` server)
+//! and trips it to stop or replace that component; async tasks await [`Stop::stopped`],
+//! threads sleep in [`Stop::sleep_until`] and wake at once when it trips. The switch carries
+//! the runtime's one deadline ([`Stop::deadline`]): a component's last words (the MQTT
+//! offline status, the Pushgateway's group delete) are bounded by it, not by timeouts of
+//! their own.
 //! It sits at the floor (it imports nothing of the crate), so sources and sinks take it
 //! without importing the runtime that owns it.
 
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// The deadline of a stop that came without one (a component dropped, a test).
+const DEFAULT_GRACE: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 struct Inner {
     stopped: Mutex<bool>,
+    deadline: Mutex<Option<Instant>>,
     wake: Condvar,
     notify: tokio::sync::Notify,
 }
@@ -23,6 +30,21 @@ pub struct Stop(Arc<Inner>);
 impl Stop {
     pub fn new() -> Stop {
         Stop::default()
+    }
+
+    /// Trips the switch with the time by which the component must be gone.
+    pub fn stop_by(&self, deadline: Instant) {
+        *self.0.deadline.lock().unwrap_or_else(|e| e.into_inner()) = Some(deadline);
+        self.stop();
+    }
+
+    /// When the component must be gone: the deadline of the stop, or a second from now.
+    pub fn deadline(&self) -> Instant {
+        self.0
+            .deadline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(|| Instant::now() + DEFAULT_GRACE)
     }
 
     /// Trips the switch: every waiter wakes, now and later.
@@ -73,7 +95,6 @@ impl Stop {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn threads_wake_at_once_when_stopped() {
@@ -86,6 +107,13 @@ mod tests {
         assert!(t.join().unwrap(), "woken by the stop");
         assert!(asked.elapsed() < Duration::from_secs(1));
         assert!(!Stop::new().sleep_until(Instant::now() + Duration::from_millis(5)));
+        let by = Instant::now() + Duration::from_millis(700);
+        stop.stop_by(by);
+        assert_eq!(
+            stop.deadline(),
+            by,
+            "the runtime's deadline travels with the stop"
+        );
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! (with the closest valid key name for a typo), takes the key out of the document and reads
 //! again, so one `check-config` run reports every unknown key together with every value
 //! problem of the rest. The auth, TLS and timeout keys that every HTTP client section has are
-//! declared once, by [`with_client_keys!`] (serde cannot flatten a shared struct into a
-//! section and still deny unknown keys).
+//! declared once, by [`with_client_keys!`] (and `url` and `headers` for push endpoints by
+//! [`with_endpoint_keys!`]): serde cannot flatten a shared struct into a section and still
+//! deny unknown keys.
 
 use std::collections::BTreeMap;
 
@@ -29,6 +30,23 @@ pub struct ClientKeys<'a> {
     pub cert_file: Option<&'a str>,
     pub key_file: Option<&'a str>,
     pub timeout: Option<&'a str>,
+}
+
+/// Declares the section of a push endpoint: `url` and `headers` plus the client keys of
+/// [`with_client_keys!`] added to its own keys.
+macro_rules! with_endpoint_keys {
+    ($(#[$m:meta])* pub struct $name:ident { $($(#[$fm:meta])* pub $f:ident: $t:ty,)* }) => {
+        with_client_keys! {
+            $(#[$m])*
+            pub struct $name {
+                /// `http(s)://host[:port][/path]` of the receiver.
+                pub url: Option<String>,
+                /// Extra request headers (a tenant id, say); the protocol's own are refused.
+                pub headers: Option<BTreeMap<String, String>>,
+                $($(#[$fm])* pub $f: $t,)*
+            }
+        }
+    };
 }
 
 /// Declares a section struct with the shared HTTP client keys added to its own, and
@@ -197,13 +215,10 @@ pub struct RawMqtt {
     pub health_window: Option<String>,
 }
 
-with_client_keys! {
-    /// `[remote_write]`: Prometheus remote write 1.0 to a central receiver.
+with_endpoint_keys! {
+    /// `[remote_write]`: Prometheus remote write 1.0 to a central receiver
+    /// (`url` e.g. `https://prometheus.example/api/v1/write`).
     pub struct RawRemoteWrite {
-        /// `http(s)://host[:port]/path`, e.g. `https://prometheus.example/api/v1/write`.
-        pub url: Option<String>,
-        /// Extra request headers, e.g. `X-Scope-OrgID` for multi-tenant receivers.
-        pub headers: Option<BTreeMap<String, String>>,
         pub max_samples_per_request: Option<u32>,
         pub max_request_bytes: Option<String>,
         /// The `job` label (default `"node"`, what node_exporter dashboards and rules expect).
@@ -220,12 +235,10 @@ with_client_keys! {
     }
 }
 
-with_client_keys! {
-    /// `[pushgateway]`: the latest values, pushed to a Prometheus Pushgateway.
+with_endpoint_keys! {
+    /// `[pushgateway]`: the latest values, pushed to a Prometheus Pushgateway (`url` is its
+    /// base url, `http(s)://host[:port]`).
     pub struct RawPushgateway {
-        /// `http(s)://host[:port]`, the Pushgateway's base url.
-        pub url: Option<String>,
-        pub headers: Option<BTreeMap<String, String>>,
         pub job: Option<String>,
         pub instance: Option<String>,
         /// More grouping-key labels.

@@ -73,7 +73,7 @@ impl Task {
 
     /// Trips the stop switch and waits for the task until `deadline`.
     pub async fn stop(self, deadline: Instant) {
-        self.stop.stop();
+        self.stop.stop_by(deadline.into_std());
         if let Some(join) = self.join {
             if tokio::time::timeout_at(deadline, join).await.is_err() {
                 log::warn!("{}: still stopping at the deadline; left behind", self.name);
@@ -207,7 +207,7 @@ impl Tasks {
         let tasks: Vec<Task> = self.running.into_iter().flatten().collect();
         // Trip every switch first, so they all stop together, then wait for each.
         for t in &tasks {
-            t.stop.stop();
+            t.stop.stop_by(deadline.into_std());
         }
         for t in tasks {
             t.stop(deadline).await;

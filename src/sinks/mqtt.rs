@@ -212,8 +212,10 @@ impl MqttSink {
                         )
                         .await;
                     let _ = client.disconnect().await;
-                    // Let the eventloop flush the offline status and the DISCONNECT, briefly.
-                    let _ = tokio::time::timeout(Duration::from_millis(300), async {
+                    // Let the eventloop flush the offline status and the DISCONNECT, within
+                    // the runtime's shutdown deadline.
+                    let by = tokio::time::Instant::from_std(stop.deadline());
+                    let _ = tokio::time::timeout_at(by, async {
                         while let Ok(ev) = events.poll().await {
                             if matches!(ev, Event::Outgoing(Outgoing::Disconnect)) {
                                 break;

@@ -179,7 +179,8 @@ impl PushgatewaySink {
                 }
                 results
             };
-            match tokio::time::timeout(Duration::from_millis(800), all).await {
+            let by = tokio::time::Instant::from_std(stop.deadline());
+            match tokio::time::timeout_at(by, all).await {
                 Ok(results) => match results.iter().find(|o| !matches!(o, Outcome::Delivered(_))) {
                     None => log::info!("pushgateway: {} groups deleted", results.len()),
                     Some(Outcome::Retry { message, .. } | Outcome::Rejected { message, .. }) => {

@@ -109,11 +109,10 @@ impl Transport for HttpPost {
     }
 }
 
-/// The engine's settings for one sink.
+/// The engine's settings for one sink (its name, for the store cursor, the log lines and the
+/// counters, is its [`Names::sink`]).
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// The store cursor's name and the log prefix.
-    pub sink: &'static str,
     pub classes: &'static [Class],
     /// Backlog bytes (as sent) per second; 0 = unlimited.
     pub backfill_rate: u64,
@@ -202,20 +201,17 @@ impl<E: Encoder, T: Transport> Forward<E, T> {
             encoder,
             transport,
         } = self;
-        let unit = stats.unit();
+        let unit = stats.names().unit;
         let sink = Sink {
+            name: stats.names().sink,
             settings,
             store,
             stats,
             transport,
             unit,
         };
-        if let Err(e) = sink
-            .store
-            .register_sink(sink.settings.sink, sink.settings.classes)
-            .await
-        {
-            log::error!("{}: {e}", sink.settings.sink);
+        if let Err(e) = sink.store.register_sink(sink.name, sink.settings.classes).await {
+            log::error!("{}: {e}", sink.name);
             return;
         }
         let mut st = State {
@@ -252,6 +248,7 @@ impl<E: Encoder, T: Transport> Forward<E, T> {
 
 /// The engine's fixed parts, apart from the encoder's state.
 struct Sink<T> {
+    name: &'static str,
     settings: Settings,
     store: StoreHandle,
     stats: Arc<ForwardStats>,
@@ -261,7 +258,7 @@ struct Sink<T> {
 
 impl<T: Transport> Sink<T> {
     fn name(&self) -> &'static str {
-        self.settings.sink
+        self.name
     }
 
     /// Reads and encodes the lane's next batch when it has none, and starts its next request

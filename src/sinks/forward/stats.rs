@@ -46,9 +46,9 @@ impl ForwardStats {
         }
     }
 
-    /// What this sink counts: `samples`, `events`.
-    pub fn unit(&self) -> &'static str {
-        self.names.unit
+    /// The sink's name and what it counts.
+    pub fn names(&self) -> &Names {
+        &self.names
     }
 
     /// One request ended: with this status code, or without an answer.

@@ -161,7 +161,6 @@ fn deliver(
         let stop = Stop::new();
         let sink = Forward {
             settings: Settings {
-                sink: "logstash",
                 classes: &[Class::Logs],
                 backfill_rate: 0,
                 retry_min: Duration::from_millis(10),

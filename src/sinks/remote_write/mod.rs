@@ -140,7 +140,6 @@ impl RemoteWriteSink {
         let stats = self.telemetry.register_with(SINK, || ForwardStats::new(NAMES));
         let forward = Forward {
             settings: Settings {
-                sink: SINK,
                 classes: &[Class::Metrics],
                 backfill_rate: self.cfg.backfill_rate,
                 retry_min: self.cfg.retry_min,
