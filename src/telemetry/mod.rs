@@ -15,7 +15,7 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use crate::model::{text, Family, MetricKind};
 use crate::{TARGET, VERSION};
@@ -91,13 +91,6 @@ pub struct Telemetry {
     entries: Mutex<Vec<Entry>>,
 }
 
-fn now_unix() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 /// Resident set size and CPU seconds of this process, from `/proc/self`.
 pub fn process_usage() -> (Option<f64>, Option<f64>) {
     // SAFETY: sysconf has no preconditions.
@@ -122,7 +115,7 @@ impl Telemetry {
     pub fn new() -> Arc<Self> {
         Arc::new(Telemetry {
             started: Instant::now(),
-            start_unix: now_unix(),
+            start_unix: crate::model::now_ms() as f64 / 1e3,
             exposition: Mutex::new(Arc::new(String::new())),
             sampled: AtomicBool::new(false),
             http: Mutex::new(HttpCounts::default()),

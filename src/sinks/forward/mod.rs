@@ -201,17 +201,14 @@ impl<E: Encoder, T: Transport> Forward<E, T> {
             encoder,
             transport,
         } = self;
-        let unit = stats.names().unit;
         let sink = Sink {
-            name: stats.names().sink,
             settings,
             store,
             stats,
             transport,
-            unit,
         };
-        if let Err(e) = sink.store.register_sink(sink.name, sink.settings.classes).await {
-            log::error!("{}: {e}", sink.name);
+        if let Err(e) = sink.store.register_sink(sink.name(), sink.settings.classes).await {
+            log::error!("{}: {e}", sink.name());
             return;
         }
         let mut st = State {
@@ -248,17 +245,20 @@ impl<E: Encoder, T: Transport> Forward<E, T> {
 
 /// The engine's fixed parts, apart from the encoder's state.
 struct Sink<T> {
-    name: &'static str,
     settings: Settings,
     store: StoreHandle,
     stats: Arc<ForwardStats>,
     transport: Arc<T>,
-    unit: &'static str,
 }
 
 impl<T: Transport> Sink<T> {
     fn name(&self) -> &'static str {
-        self.name
+        self.stats.names().sink
+    }
+
+    /// What the sink counts, for log lines: `samples`, `events`.
+    fn unit(&self) -> &'static str {
+        self.stats.names().unit
     }
 
     /// Reads and encodes the lane's next batch when it has none, and starts its next request
@@ -317,7 +317,7 @@ impl<T: Transport> Sink<T> {
                         "{}: backlog drained: {} {} in {:.1} s",
                         self.name(),
                         lane.sent,
-                        self.unit,
+                        self.unit(),
                         lane.started.elapsed().as_secs_f64()
                     );
                 }
@@ -331,9 +331,9 @@ impl<T: Transport> Sink<T> {
                 log::warn!(
                     "{}: dropping {} ({reason}; {n} in this batch), counted in outpost_{}_dropped_{}_total",
                     self.name(),
-                    self.unit,
+                    self.unit(),
                     self.name(),
-                    self.unit
+                    self.unit()
                 );
                 st.episode = Some(reason.to_string());
             }
@@ -407,9 +407,9 @@ impl<T: Transport> Sink<T> {
                         self.name(),
                         req.items,
                         lane.name(),
-                        self.unit,
+                        self.unit(),
                         self.name(),
-                        self.unit
+                        self.unit()
                     );
                     st.episode = Some(episode);
                 }
