@@ -18,6 +18,8 @@ PACKAGES=(
   prometheus
   prometheus-pushgateway
   prometheus-alertmanager
+  # the journald source's test writes journal files with systemd-journal-remote
+  systemd-journal-remote
   # unshare + mount for the full and read-only disk tests
   util-linux
   # systemd-analyze for the unit check
@@ -34,6 +36,10 @@ PACKAGES=(
   # benchmarks
   valgrind
   hyperfine
+  # log shipping peer (file source, http() destination, disk-buffer) and raw regex speed
+  syslog-ng-core
+  syslog-ng-mod-http
+  ripgrep
 )
 
 missing=()
@@ -47,7 +53,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   # free ports, so the packaged services are stopped again if they came up.
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-for svc in prometheus prometheus-node-exporter prometheus-pushgateway prometheus-alertmanager mosquitto; do
+for svc in prometheus prometheus-node-exporter prometheus-pushgateway prometheus-alertmanager mosquitto syslog-ng systemd-journal-remote; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$svc" 2>/dev/null; then
     $SUDO systemctl stop "$svc" || true
   fi

@@ -25,8 +25,29 @@ fn init_logging(level: log::LevelFilter) {
     }
     // The logger passes everything; log's global max level filters, so a remote config can
     // change the level of a running agent (log::set_max_level).
-    let _ = simplelog::WriteLogger::init(log::LevelFilter::Trace, b.build(), std::io::stderr());
+    // Every record also goes to an internal log source when one runs (its events ship the
+    // agent's own log with the gateway's other logs).
+    let inner = simplelog::WriteLogger::new(log::LevelFilter::Trace, b.build(), std::io::stderr());
+    let _ = log::set_boxed_logger(Box::new(Tee(inner)));
     log::set_max_level(level);
+}
+
+/// The stderr logger, and a copy of each record for the internal log source.
+struct Tee(Box<simplelog::WriteLogger<std::io::Stderr>>);
+
+impl log::Log for Tee {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        log::Log::enabled(&*self.0, m)
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        log::Log::log(&*self.0, record);
+        outpost::sources::logs::internal::forward(record);
+    }
+
+    fn flush(&self) {
+        log::Log::flush(&*self.0);
+    }
 }
 
 fn main() -> ExitCode {

@@ -17,6 +17,8 @@ pub mod agent;
 pub mod board;
 mod check;
 pub mod endpoint;
+pub mod logs;
+pub mod logstash;
 pub mod metrics;
 pub mod mqtt;
 pub mod pushgateway;
@@ -34,6 +36,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use agent::AgentConfig;
+pub use logs::LogsConfig;
+pub use logstash::LogstashConfig;
 pub use metrics::MetricsConfig;
 pub use mqtt::{Compression, MqttConfig, Tls};
 pub use pushgateway::PushgatewayConfig;

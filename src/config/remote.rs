@@ -72,7 +72,25 @@ pub const ALLOWED: &[&str] = &[
     "pushgateway.interval",
     "pushgateway.timeout",
     "pushgateway.delete_on_shutdown",
+    // Log sources may be added, changed and removed remotely (their positions are kept in
+    // the store by name); the command a journald source runs may not (LOCAL_IN_ALLOWED).
+    "logs.source",
+    "logs.redact_keys",
+    "logs.drain_timeout",
+    "logstash.url",
+    "logstash.timeout",
+    "logstash.max_events",
+    "logstash.max_bytes",
+    "logstash.linger",
+    "logstash.compression",
+    "logstash.backfill_rate",
+    "logstash.retry_min",
+    "logstash.retry_max",
 ];
+
+/// Keys inside an allowed section that stay local: the program a journald source runs (a
+/// remote config must not be able to make the agent execute something else).
+pub const LOCAL_IN_ALLOWED: &[&str] = &["journalctl"];
 
 fn allowed(path: &str) -> bool {
     ALLOWED
@@ -155,6 +173,21 @@ pub fn build(version: u64, doc: Map<String, Value>, base: &Base) -> Result<(Conf
                 "local only: set it in the agent's config file, not remotely",
             );
             remove(&mut doc, &path);
+        }
+    }
+    // Inside the `logs.source` list (an array: replaced as a whole), the local-only keys.
+    if let Some(Value::Array(list)) = doc.get_mut("logs").and_then(|l| l.get_mut("source")) {
+        for (i, src) in list.iter_mut().enumerate() {
+            if let Value::Object(m) = src {
+                for key in LOCAL_IN_ALLOWED {
+                    if m.remove(*key).is_some() {
+                        all.add(
+                            &format!("logs.source[{i}].{key}"),
+                            "local only: set it in the agent's config file, not remotely",
+                        );
+                    }
+                }
+            }
         }
     }
     if doc.get("mqtt").is_some() && base.doc.get("mqtt").is_none() {

@@ -103,6 +103,84 @@ pub struct RawConfig {
     /// `[[scrape]]`: local exporters to scrape.
     #[serde(default)]
     pub scrape: Vec<RawScrape>,
+    /// `[logs]` and its `[[logs.source]]` list.
+    #[serde(default)]
+    pub logs: RawLogs,
+    pub logstash: Option<RawLogstash>,
+}
+
+/// `[logs]`: settings shared by every log source, and the sources.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogs {
+    /// More keys whose values are masked (besides token, password, secret, cookie,
+    /// authorization, api_key).
+    pub redact_keys: Option<Vec<String>>,
+    /// With a stdin source: how long the sinks get to deliver after its end of input.
+    pub drain_timeout: Option<String>,
+    #[serde(default)]
+    pub source: Vec<RawLogSource>,
+}
+
+/// One `[[logs.source]]`; which keys apply depends on `type`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogSource {
+    pub name: Option<String>,
+    /// `file`, `journald`, `stdin` or `internal`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub format: Option<String>,
+    /// The `service` of its events (default: from the line, else the source name).
+    pub service: Option<String>,
+    pub max_line_bytes: Option<String>,
+    /// Static fields added to every event.
+    pub fields: Option<BTreeMap<String, String>>,
+    pub multiline: Option<RawMultiline>,
+    // file
+    pub paths: Option<Vec<String>>,
+    pub exclude: Option<Vec<String>>,
+    pub start_at: Option<String>,
+    pub scan_interval: Option<String>,
+    pub poll_interval: Option<String>,
+    pub rotate_wait: Option<String>,
+    pub partial_line_wait: Option<String>,
+    // journald
+    pub units: Option<Vec<String>>,
+    pub identifiers: Option<Vec<String>>,
+    pub priority: Option<String>,
+    pub journal_directory: Option<String>,
+    pub journalctl: Option<String>,
+    // internal
+    pub level: Option<String>,
+}
+
+/// Joining physical lines into one record.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMultiline {
+    /// A line matching this starts a record; others continue the current one.
+    pub start: Option<String>,
+    /// Java `at …`/`Caused by:` and Python traceback continuations (default true).
+    pub builtin: Option<bool>,
+    pub max_lines: Option<u32>,
+    pub max_bytes: Option<String>,
+    pub timeout: Option<String>,
+}
+
+with_endpoint_keys! {
+    /// `[logstash]`: log events to Logstash's `http` input (`url = "http://host:8080"`), or
+    /// with `url = "tcp://host:5000"` as JSON lines to a `tcp` input (`codec => json_lines`).
+    pub struct RawLogstash {
+        pub max_events: Option<u32>,
+        pub max_bytes: Option<String>,
+        pub linger: Option<String>,
+        /// `gzip` (default) or `none`.
+        pub compression: Option<String>,
+        pub backfill_rate: Option<String>,
+        pub retry_min: Option<String>,
+        pub retry_max: Option<String>,
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

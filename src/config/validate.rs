@@ -1,12 +1,14 @@
 //! Stage two of the configuration: from the file's strings to typed, checked values.
 //!
 //! Each section has its own file with its resolved type and its resolver (`agent`, `sample`,
-//! `metrics`, `store`, `mqtt`, `remote_write`, `pushgateway`, `scrape`); this one runs them
+//! `metrics`, `store`, `mqtt`, `remote_write`, `pushgateway`, `scrape`, `logs`, `logstash`); this one runs them
 //! all on one [`Problems`] list, so an operator fixing a config sees every problem in one
 //! `check-config` run. Defaults live next to the checks, so `docs/CONFIG.md` has one place
 //! to be true to.
 
 use super::agent::{self, AgentConfig};
+use super::logs::{self, LogsConfig};
+use super::logstash::{self, LogstashConfig};
 use super::metrics::{self, MetricsConfig};
 use super::mqtt::{self, MqttConfig};
 use super::pushgateway::{self, PushgatewayConfig};
@@ -33,6 +35,9 @@ pub struct Config {
     pub pushgateway: Option<PushgatewayConfig>,
     /// `[[scrape]]` jobs (local file only).
     pub scrape: Vec<ScrapeJob>,
+    /// `[logs]`: the log sources.
+    pub logs: LogsConfig,
+    pub logstash: Option<LogstashConfig>,
 }
 
 /// Resolves every section of `raw`; `problems` may already hold stage one's (unknown keys,
@@ -58,6 +63,8 @@ pub fn validate(
         .as_ref()
         .and_then(|r| pushgateway::resolve(p, r, &agent.id));
     let scrape = scrape::resolve(p, &raw.scrape, sample.interval);
+    let logs = logs::resolve(p, &raw.logs);
+    let logstash = raw.logstash.as_ref().and_then(|r| logstash::resolve(p, r));
     if !problems.is_empty() {
         return Err(ConfigError::Invalid { origin, problems });
     }
@@ -76,5 +83,7 @@ pub fn validate(
         remote_write,
         pushgateway,
         scrape,
+        logs,
+        logstash,
     })
 }

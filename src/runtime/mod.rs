@@ -212,6 +212,7 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
             incoming: Arc::new(incoming_tx),
             config_status: status_rx,
         },
+        stdin_done: Arc::new(std::sync::atomic::AtomicBool::new(false)),
     };
     let mut tasks = Tasks::start(&current.cfg, &ctx);
 
@@ -238,6 +239,8 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
     let mut last_progress = Instant::now();
     let mut ready = false;
     let mut stall_warned = false;
+    let mut stdin_tick = interval(Duration::from_millis(100));
+    let mut stdin_ended = false;
 
     loop {
         // A switch to another config: from a remote message, or a rollback.
@@ -291,6 +294,12 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
                     switch_to = Some((back, true));
                 }
             },
+            _ = stdin_tick.tick(), if current.cfg.logs.has_stdin() => {
+                if ctx.stdin_done.load(std::sync::atomic::Ordering::SeqCst) {
+                    stdin_ended = true;
+                    break;
+                }
+            },
             _ = sigterm.recv() => { log::info!("SIGTERM received, stopping"); break; }
             _ = sigint.recv() => { log::info!("SIGINT received, stopping"); break; }
         }
@@ -331,6 +340,12 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
         }
     }
 
+    let undelivered = if stdin_ended {
+        drain(&store_handle, current.cfg.logs.drain_timeout).await
+    } else {
+        None
+    };
+
     // One deadline for everything: tasks stop together, the store commits last.
     let deadline = Instant::now() + SHUTDOWN;
     notifier.stopping();
@@ -344,6 +359,48 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
         Ok(true) => {}
         _ => log::warn!("store did not finish its final commit in time"),
     }
-    log::info!("stopped");
+    match undelivered {
+        Some(0) => log::info!("stopped at the end of stdin: everything read was delivered"),
+        Some(n) => log::warn!(
+            "stopped at the end of stdin: {n} stored records not delivered yet; they stay in the store for the next start"
+        ),
+        None => log::info!("stopped"),
+    }
     Ok(())
+}
+
+/// After the stdin source's end of input (everything read is durable): waits until every sink
+/// that reads logs has acknowledged all of it, or `timeout`. Returns how many records are still
+/// undelivered (an upper bound: a partly delivered chunk counts whole).
+async fn drain(store: &crate::store::StoreHandle, timeout: Duration) -> Option<u64> {
+    let target = store.durable_seq();
+    log::info!(
+        "end of stdin: everything read is stored; the sinks get up to {} to deliver it (logs.drain_timeout)",
+        crate::config::units::format_duration(timeout)
+    );
+    let until = Instant::now() + timeout;
+    loop {
+        let stats = store.stats();
+        let logs = crate::store::Class::Logs.index();
+        let behind: Vec<(String, u64)> = stats
+            .sinks
+            .iter()
+            .filter(|(_, b)| b.classes[logs] && b.acked < target)
+            .map(|(n, b)| (n.clone(), b.records))
+            .collect();
+        if !stats.sinks.values().any(|b| b.classes[logs]) {
+            log::info!("no sink reads logs: what was read stays in the store");
+            return None;
+        }
+        if behind.is_empty() {
+            return Some(0);
+        }
+        if Instant::now() >= until {
+            for (name, n) in &behind {
+                log::warn!("{name}: {n} records not delivered by the drain deadline");
+            }
+            return Some(behind.iter().map(|(_, n)| *n).sum::<u64>().max(1));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

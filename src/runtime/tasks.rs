@@ -19,9 +19,11 @@ use crate::config::Config;
 use crate::control::Applied;
 use crate::model::pushtext::Latest;
 use crate::shutdown::Stop;
+use crate::sinks::logstash::LogstashSink;
 use crate::sinks::mqtt::{Links, MqttSink};
 use crate::sinks::pushgateway::PushgatewaySink;
 use crate::sinks::remote_write::RemoteWriteSink;
+use crate::sources::logs::{Env, LogSources};
 use crate::sources::scrape::Scrapers;
 use crate::store::StoreHandle;
 use crate::telemetry::Telemetry;
@@ -35,6 +37,8 @@ pub struct Context {
     pub scraped: Arc<Latest>,
     /// The MQTT sink's channels, which outlive sink instances.
     pub links: Links,
+    /// Set by a stdin log source at the end of its input (the runtime then drains and exits).
+    pub stdin_done: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A running component: its stop switch and what to wait for.
@@ -44,6 +48,9 @@ pub struct Task {
     /// An async task to await; `None` for threads that are left to end by themselves (a
     /// scrape in flight is abandoned, its result discarded).
     join: Option<JoinHandle<()>>,
+    /// Threads still running, for components whose threads must be gone before a
+    /// replacement starts (log sources hand their last checkpoint to the store on the way out).
+    running: Option<Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 impl Task {
@@ -59,6 +66,7 @@ impl Task {
             name,
             stop,
             join: Some(join),
+            running: None,
         }
     }
 
@@ -68,6 +76,22 @@ impl Task {
             name,
             stop,
             join: None,
+            running: None,
+        }
+    }
+
+    /// A component on threads of its own that count themselves in `running`; stopping it
+    /// waits (until the deadline) for the count to reach zero.
+    pub fn counted_threads(
+        name: &'static str,
+        stop: Stop,
+        running: Arc<std::sync::atomic::AtomicUsize>,
+    ) -> Task {
+        Task {
+            name,
+            stop,
+            join: None,
+            running: Some(running),
         }
     }
 
@@ -77,6 +101,15 @@ impl Task {
         if let Some(join) = self.join {
             if tokio::time::timeout_at(deadline, join).await.is_err() {
                 log::warn!("{}: still stopping at the deadline; left behind", self.name);
+            }
+        }
+        if let Some(running) = self.running {
+            while running.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                if Instant::now() >= deadline {
+                    log::warn!("{}: still stopping at the deadline; left behind", self.name);
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
             }
         }
     }
@@ -104,6 +137,14 @@ const COMPONENTS: &[Component] = &[
     Component {
         section: "scrape",
         start: start_scrape,
+    },
+    Component {
+        section: "logs",
+        start: start_logs,
+    },
+    Component {
+        section: "logstash",
+        start: start_logstash,
     },
 ];
 
@@ -164,6 +205,30 @@ fn start_scrape(cfg: &Config, ctx: &Context) -> Option<Task> {
         stop.clone(),
     );
     Some(Task::threads("scrape", stop))
+}
+
+/// All log sources are one component: a changed `[logs]` restarts them all, and each resumes
+/// from its checkpoint in the store (kept by source name), so nothing is read twice or lost.
+fn start_logs(cfg: &Config, ctx: &Context) -> Option<Task> {
+    if cfg.logs.sources.is_empty() {
+        return None;
+    }
+    let stop = Stop::new();
+    let mut env = Env::new(&cfg.logs, &cfg.agent.id, ctx.store.clone(), &ctx.telemetry);
+    env.stdin_done = Arc::clone(&ctx.stdin_done);
+    let running = LogSources::start(&cfg.logs, Arc::new(env), stop.clone());
+    Some(Task::counted_threads("logs", stop, running))
+}
+
+fn start_logstash(cfg: &Config, ctx: &Context) -> Option<Task> {
+    let ls = cfg.logstash.as_ref()?;
+    log::info!("logstash: sending log events to {}", ls.target_name());
+    let sink = LogstashSink {
+        cfg: ls.clone(),
+        store: ctx.store.clone(),
+        telemetry: Arc::clone(&ctx.telemetry),
+    };
+    Some(Task::spawn("logstash", |stop| sink.run(stop)))
 }
 
 /// The running components, one slot per row of [`COMPONENTS`].

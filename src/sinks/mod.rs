@@ -14,6 +14,7 @@
 //! or the engine.
 
 pub mod forward;
+pub mod logstash;
 pub mod mqtt;
 pub mod payload;
 pub mod pushgateway;

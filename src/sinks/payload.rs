@@ -1,9 +1,11 @@
-//! JSON form of stored records, shared by every sink that speaks JSON (MQTT now, Logstash
-//! later) and by `outpost store export`: `{"seq", "class", "ts_ms", "data"}`, with metrics
-//! snapshots decoded into families (`{"name", "type", "samples": [{"labels": {..}, "value"}]}`).
+//! JSON form of stored records, shared by every sink that speaks JSON (MQTT, Logstash) and by
+//! `outpost store export`: `{"seq", "class", "ts_ms", "data"}`, with metrics snapshots decoded
+//! into families (`{"name", "type", "samples": [{"labels": {..}, "value"}]}`) and log events
+//! into [`EventJson`] — the one JSON shape of a log event, documented in docs/LOGS.md.
 
 use serde::Serialize;
 
+use crate::model::event::{flags, rfc3339_ms, Event, Value};
 use crate::model::stored::{decode_snapshot, StoredSnapshot};
 use crate::store::{Class, Record};
 
@@ -11,6 +13,7 @@ use crate::store::{Class, Record};
 #[serde(untagged)]
 enum Data {
     Metrics(StoredSnapshot),
+    Log(Box<EventJson>),
     Text(String),
     Undecodable { error: String },
 }
@@ -27,6 +30,10 @@ fn line(r: &Record) -> Line<'_> {
     let data = match r.class {
         Class::Metrics => match decode_snapshot(&r.data) {
             Ok(s) => Data::Metrics(s),
+            Err(e) => Data::Undecodable { error: e.to_string() },
+        },
+        Class::Logs => match Event::decode(&r.data) {
+            Ok(e) => Data::Log(Box::new(EventJson::from(e))),
             Err(e) => Data::Undecodable { error: e.to_string() },
         },
         _ => Data::Text(String::from_utf8_lossy(&r.data).into_owned()),
@@ -65,10 +72,110 @@ pub fn batch_json(gateway: &str, class: Class, records: &[&Record]) -> Vec<u8> {
     serde_json::to_vec(&batch).expect("plain data serializes")
 }
 
+/// Structured fields as a JSON object, values keeping their types.
+#[derive(Debug)]
+pub struct Fields(pub Vec<(String, Value)>);
+
+impl Serialize for Fields {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            match v {
+                Value::Str(x) => m.serialize_entry(k, x)?,
+                Value::Int(x) => m.serialize_entry(k, x)?,
+                Value::Float(x) => m.serialize_entry(k, x)?,
+                Value::Bool(x) => m.serialize_entry(k, x)?,
+            }
+        }
+        m.end()
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Host {
+    pub name: String,
+}
+
+/// A log event as JSON: Logstash's and Elasticsearch's names where they have one
+/// (`@timestamp`, `message`, `host.name`, `tags`), the event's own otherwise. Structured
+/// fields are nested under `fields` (a log line's keys cannot collide with these names).
+#[derive(Debug, Serialize)]
+pub struct EventJson {
+    #[serde(rename = "@timestamp")]
+    pub timestamp: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<&'static str>,
+    pub host: Host,
+    pub gateway: String,
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// The source's sequence number: with `source` and `gateway`, a de-duplication key.
+    pub seq: u64,
+    pub ingest_timestamp: String,
+    #[serde(skip_serializing_if = "fields_empty")]
+    pub fields: Fields,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<&'static str>,
+}
+
+fn fields_empty(f: &Fields) -> bool {
+    f.0.is_empty()
+}
+
+impl From<Event> for EventJson {
+    fn from(e: Event) -> EventJson {
+        let mut tags = Vec::new();
+        for (flag, tag) in [
+            (flags::TRUNCATED, "truncated"),
+            (flags::INVALID_UTF8, "invalid_utf8"),
+            (flags::PARSE_FAILED, "parse_failure"),
+            (flags::MULTILINE, "multiline"),
+            (flags::REDACTED, "redacted"),
+        ] {
+            if e.has(flag) {
+                tags.push(tag);
+            }
+        }
+        if !e.has(flags::TIME_FROM_LINE) {
+            tags.push("time_from_ingest");
+        }
+        EventJson {
+            timestamp: rfc3339_ms(e.timestamp_ms),
+            message: e.message,
+            level: e.level.map(|l| l.as_str()),
+            host: Host { name: e.host },
+            gateway: e.gateway,
+            source: e.source,
+            service: e.service,
+            file: e.file,
+            unit: e.unit,
+            pid: e.pid,
+            seq: e.seq,
+            ingest_timestamp: rfc3339_ms(e.ingest_ms),
+            fields: Fields(e.fields),
+            tags,
+        }
+    }
+}
+
 /// `data` as a gzip member (RFC 1952): consumers detect it by its first two bytes, 1f 8b,
 /// which JSON never starts with. Level 6, the zlib default.
 pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let deflated = miniz_oxide::deflate::compress_to_vec(data, 6);
+    gzip_level(data, 6)
+}
+
+/// [`gzip`] at another level (1: fastest, 9: smallest).
+pub fn gzip_level(data: &[u8], level: u8) -> Vec<u8> {
+    let deflated = miniz_oxide::deflate::compress_to_vec(data, level);
     let mut out = Vec::with_capacity(deflated.len() + 18);
     // ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=255 (unknown)
     out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
@@ -76,6 +183,15 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&crate::store::record::crc32(data).to_le_bytes());
     out.extend_from_slice(&(data.len() as u32).to_le_bytes());
     out
+}
+
+/// The data of a gzip member made by [`gzip`] (or any single-member gzip without extra header
+/// fields); `None` when it is not one.
+pub fn gunzip(data: &[u8]) -> Option<Vec<u8>> {
+    if data.len() < 18 || data[..3] != [0x1f, 0x8b, 8] || data[3] != 0 {
+        return None;
+    }
+    miniz_oxide::inflate::decompress_to_vec(&data[10..data.len() - 8]).ok()
 }
 
 #[cfg(test)]

@@ -5,4 +5,5 @@
 //! [`crate::model`] values and knows nothing about where they go next.
 
 pub mod host;
+pub mod logs;
 pub mod scrape;

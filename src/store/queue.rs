@@ -26,6 +26,9 @@ use crate::model::now_ms;
 /// version is quarantined, never misread.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// Metadata keys of source checkpoints: `source/<source name>`.
+const CHECKPOINT_PREFIX: &str = "source/";
+
 /// Sequence numbers reserved ahead in `store.seq`, so that a store replaced after damage
 /// continues above every number the lost one handed out (consumers de-duplicate by it).
 const SEQ_RESERVATION: u64 = 10_000_000;
@@ -123,6 +126,11 @@ pub struct Store {
     pending_since: Option<Instant>,
     pending_deletes: Vec<(Class, u64)>,
     cursors_dirty: bool,
+    /// Source checkpoints (a file offset, a journal cursor), latest first: what a restarted
+    /// source resumes from. Those in `pending_checkpoints` are written by the next commit, in
+    /// the same transaction as every record appended before them.
+    checkpoints: BTreeMap<String, Vec<u8>>,
+    pending_checkpoints: BTreeMap<String, Vec<u8>>,
     next_seq: u64,
     durable_seq: u64,
     sinks: BTreeMap<String, Sink>,
@@ -168,6 +176,8 @@ impl Store {
             pending_since: None,
             pending_deletes: Vec::new(),
             cursors_dirty: false,
+            checkpoints: BTreeMap::new(),
+            pending_checkpoints: BTreeMap::new(),
             next_seq: 1,
             durable_seq: 0,
             sinks: BTreeMap::new(),
@@ -244,7 +254,12 @@ impl Store {
                         .map_err(|e| BackendError::Corrupted(format!("next_seq: {e}")))?
                 }
                 other => {
-                    if let Some(sink) = other.strip_prefix("cursor/") {
+                    if let Some(source) = other.strip_prefix(CHECKPOINT_PREFIX) {
+                        // What this process set since (an outage of the disk) is newer.
+                        if !self.pending_checkpoints.contains_key(source) {
+                            self.checkpoints.insert(source.to_string(), v);
+                        }
+                    } else if let Some(sink) = other.strip_prefix("cursor/") {
                         let c: Cursor = postcard::from_bytes(&v)
                             .map_err(|e| BackendError::Corrupted(format!("cursor {sink}: {e}")))?;
                         cursors.insert(sink.to_string(), c);
@@ -402,9 +417,25 @@ impl Store {
         }
     }
 
+    /// Records a source's checkpoint, written by the next commit together with every record
+    /// appended before it: once it is durable, so is everything it covers.
+    pub fn set_checkpoint(&mut self, source: &str, value: Vec<u8>) {
+        self.checkpoints.insert(source.to_string(), value.clone());
+        self.pending_checkpoints.insert(source.to_string(), value);
+        self.pending_since.get_or_insert_with(Instant::now);
+    }
+
+    /// The latest checkpoint of a source (this process's, else the stored one).
+    pub fn checkpoint(&self, source: &str) -> Option<Vec<u8>> {
+        self.checkpoints.get(source).cloned()
+    }
+
     /// Whether the commit policy says it is time to write.
     pub fn commit_due(&self) -> bool {
-        let has_work = self.pending_bytes > 0 || !self.pending_deletes.is_empty() || self.cursors_dirty;
+        let has_work = self.pending_bytes > 0
+            || !self.pending_deletes.is_empty()
+            || self.cursors_dirty
+            || !self.pending_checkpoints.is_empty();
         if !has_work {
             return false;
         }
@@ -422,7 +453,11 @@ impl Store {
         if let Some(u) = &self.unavailable {
             return Some(u.retry_at);
         }
-        if self.pending_bytes > 0 || !self.pending_deletes.is_empty() || self.cursors_dirty {
+        if self.pending_bytes > 0
+            || !self.pending_deletes.is_empty()
+            || self.cursors_dirty
+            || !self.pending_checkpoints.is_empty()
+        {
             return Some(
                 self.pending_since
                     .map(|t| t + self.cfg.commit_interval)
@@ -620,6 +655,11 @@ impl Store {
                 ));
             }
         }
+        for (source, value) in &self.pending_checkpoints {
+            batch
+                .meta
+                .push((format!("{CHECKPOINT_PREFIX}{source}"), value.clone()));
+        }
         if self.next_seq + 1000 >= self.seq_floor {
             self.reserve_seqs();
         }
@@ -655,6 +695,7 @@ impl Store {
                 self.pending_since = None;
                 self.pending_deletes.clear();
                 self.cursors_dirty = false;
+                self.pending_checkpoints.clear();
                 self.format_written = true;
                 self.durable_seq = self.next_seq - 1;
                 self.stats.commits += 1;
@@ -675,6 +716,10 @@ impl Store {
                     self.index = Default::default();
                     self.stored_bytes = [0; 3];
                     self.pending_deletes.clear();
+                    // The fresh store gets the sources' positions again: what they read before
+                    // is lost with the quarantined file either way, and re-reading it from the
+                    // start would flood the sinks with duplicates.
+                    self.pending_checkpoints = self.checkpoints.clone();
                 }
                 self.set_unavailable(msg);
                 Err(e)
@@ -921,6 +966,7 @@ impl Store {
                 (
                     name.clone(),
                     super::stats::SinkBacklog {
+                        classes: sink.classes,
                         records,
                         bytes,
                         oldest_ts: oldest,
@@ -934,7 +980,11 @@ impl Store {
 
     /// Commits what is pending and marks the shutdown clean.
     pub fn close(mut self) {
-        if self.pending_bytes > 0 || !self.pending_deletes.is_empty() || self.cursors_dirty {
+        if self.pending_bytes > 0
+            || !self.pending_deletes.is_empty()
+            || self.cursors_dirty
+            || !self.pending_checkpoints.is_empty()
+        {
             if let Err(e) = self.commit() {
                 log::error!(
                     "store: final commit failed: {e}; {} records not written",

@@ -67,6 +67,18 @@ enum Command {
         ts_ms: i64,
         data: Vec<u8>,
     },
+    /// Records of a source that can re-read its input, and its checkpoint after them: one
+    /// message, so the checkpoint lands in the same commit as (or a later one than) the
+    /// records it covers.
+    AppendBatch {
+        class: Class,
+        items: Vec<(i64, Vec<u8>)>,
+        checkpoint: Option<(String, Vec<u8>)>,
+    },
+    Checkpoint {
+        source: String,
+        reply: mpsc::Sender<Option<Vec<u8>>>,
+    },
     Register {
         sink: String,
         classes: Vec<Class>,
@@ -199,6 +211,22 @@ fn serve(
                 store.append(class, ts_ms, data);
                 shared.received.fetch_add(1, Ordering::SeqCst);
             }
+            Ok(Command::AppendBatch {
+                class,
+                items,
+                checkpoint,
+            }) => {
+                for (ts_ms, data) in items {
+                    store.append(class, ts_ms, data);
+                }
+                if let Some((source, value)) = checkpoint {
+                    store.set_checkpoint(&source, value);
+                }
+                shared.received.fetch_add(1, Ordering::SeqCst);
+            }
+            Ok(Command::Checkpoint { source, reply }) => {
+                let _ = reply.send(store.checkpoint(&source));
+            }
             Ok(Command::Register { sink, classes }) => store.register_sink(&sink, &classes, true),
             Ok(Command::Read {
                 sink,
@@ -255,6 +283,59 @@ impl StoreHandle {
             }
             Err(TrySendError::Disconnected(_)) => Append::Stopped,
         }
+    }
+
+    /// Hands a source's records and its checkpoint after them to the store, waiting while the
+    /// store is behind (backpressure: a source that can re-read its input never drops). For
+    /// source threads; returns [`Append::Stopped`] when `stop` trips or the store has stopped.
+    pub fn append_batch(
+        &self,
+        class: Class,
+        items: Vec<(i64, Vec<u8>)>,
+        checkpoint: Option<(String, Vec<u8>)>,
+        stop: &crate::shutdown::Stop,
+    ) -> Append {
+        let mut cmd = Command::AppendBatch {
+            class,
+            items,
+            checkpoint,
+        };
+        loop {
+            match self.tx.try_send(cmd) {
+                Ok(()) => {
+                    return Append::Accepted(Ticket(self.shared.sent.fetch_add(1, Ordering::SeqCst) + 1))
+                }
+                Err(TrySendError::Full(c)) => {
+                    if stop.is_stopped() {
+                        return Append::Stopped;
+                    }
+                    cmd = c;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(TrySendError::Disconnected(_)) => return Append::Stopped,
+            }
+        }
+    }
+
+    /// A source's latest checkpoint (blocking; for source threads). Answered once the store is
+    /// open, so it is what the last run made durable, or what this run set since.
+    pub fn checkpoint(&self, source: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let (reply, rx) = mpsc::channel();
+        let mut cmd = Command::Checkpoint {
+            source: source.to_string(),
+            reply,
+        };
+        loop {
+            match self.tx.try_send(cmd) {
+                Ok(()) => break,
+                Err(TrySendError::Full(c)) => {
+                    cmd = c;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(TrySendError::Disconnected(_)) => return Err(StoreError::Stopped),
+            }
+        }
+        rx.recv().map_err(|_| StoreError::Stopped)
     }
 
     /// Whether the record of this ticket is durable (or was evicted under the store's bounds,

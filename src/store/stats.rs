@@ -49,6 +49,8 @@ impl DropReason {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SinkBacklog {
+    /// The classes the sink reads.
+    pub classes: [bool; 3],
     pub records: u64,
     pub bytes: u64,
     pub oldest_ts: Option<i64>,

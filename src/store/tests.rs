@@ -820,3 +820,40 @@ fn a_store_with_flipped_bits_opens_usable_or_is_quarantined_after_a_panic() {
     }
     eprintln!("40 damaged stores: {panics} engine panics, {quarantines} quarantined");
 }
+
+#[test]
+fn a_checkpoint_is_durable_only_with_the_records_before_it() {
+    for kind in backends() {
+        let dir = Dir::new("checkpoint");
+        let c = cfg(kind);
+        let mut s = open(&dir.0, &c);
+        assert_eq!(s.checkpoint("app"), None);
+        s.append(Class::Logs, now_ms(), payload(1, 40));
+        s.set_checkpoint("app", b"offset=40".to_vec());
+        s.commit().unwrap();
+        s.append(Class::Logs, now_ms(), payload(2, 40));
+        s.set_checkpoint("app", b"offset=80".to_vec());
+        // The process sees its newest position at once …
+        assert_eq!(s.checkpoint("app").as_deref(), Some(&b"offset=80"[..]));
+        // … but a crash before the commit keeps the old one, with exactly the records it covers.
+        drop(s);
+        let mut s = open(&dir.0, &c);
+        assert_eq!(
+            s.checkpoint("app").as_deref(),
+            Some(&b"offset=40"[..]),
+            "{kind:?}"
+        );
+        s.register_sink("x", &[Class::Logs], true);
+        assert_eq!(seqs(&mut s, "x").len(), 1, "{kind:?}");
+        s.append(Class::Logs, now_ms(), payload(3, 40));
+        s.set_checkpoint("app", b"offset=80".to_vec());
+        s.commit().unwrap();
+        s.close();
+        let s = open(&dir.0, &c);
+        assert_eq!(
+            s.checkpoint("app").as_deref(),
+            Some(&b"offset=80"[..]),
+            "{kind:?}"
+        );
+    }
+}

@@ -66,6 +66,11 @@ pub trait Encoder: Send + 'static {
     /// Encodes one batch for the live (`live`) or backlog lane; may make no request at all
     /// (everything dropped), which acknowledges the batch.
     fn encode(&mut self, records: &[Record], live: bool) -> Encoded;
+    /// A request the receiver refused as too large (413), in smaller requests; `None` when it
+    /// cannot be made smaller (then it is counted as rejected and passed over).
+    fn split(&mut self, _request: &Request) -> Option<Vec<Request>> {
+        None
+    }
 }
 
 /// Sends one request, blocking: a sink's protocol.
@@ -118,6 +123,8 @@ pub struct Settings {
     pub backfill_rate: u64,
     pub retry_min: Duration,
     pub retry_max: Duration,
+    /// The live lane waits up to this long for a fuller batch (0: sends what is durable).
+    pub linger: Duration,
 }
 
 /// A batch read from the store, encoded; acknowledged as `after < seq <= last` when every
@@ -143,6 +150,8 @@ struct Lane {
     /// Items sent by this lane since it last drained (backlog progress for the log).
     sent: u64,
     started: Instant,
+    /// Since when the live lane has held a batch back, waiting for a fuller one (linger).
+    lingering: Option<Instant>,
 }
 
 impl Lane {
@@ -157,6 +166,7 @@ impl Lane {
             drained: false,
             sent: 0,
             started: Instant::now(),
+            lingering: None,
         }
     }
 
@@ -179,6 +189,8 @@ struct State<E> {
     /// the receiver, not about one lane's data.
     hold_until: Option<Instant>,
     attempt: u32,
+    /// A 413 split is logged once per sink run (it recurs with every large batch).
+    split_logged: bool,
 }
 
 /// One sink on the engine.
@@ -217,6 +229,7 @@ impl<E: Encoder, T: Transport> Forward<E, T> {
             episode: None,
             hold_until: None,
             attempt: 0,
+            split_logged: false,
         };
         sink.store.opened().await;
         let boundary = sink.store.durable_seq();
@@ -324,6 +337,14 @@ impl<T: Transport> Sink<T> {
             }
             return false;
         };
+        if lane.live && !self.settings.linger.is_zero() && records.len() < max_records {
+            let bytes: usize = records.iter().map(|r| r.data.len()).sum();
+            let since = *lane.lingering.get_or_insert_with(Instant::now);
+            if bytes < max_bytes / 2 && since.elapsed() < self.settings.linger {
+                return false;
+            }
+        }
+        lane.lingering = None;
         let batch = st.encoder.encode(&records, lane.live);
         for (reason, n) in &batch.dropped {
             self.stats.dropped(reason, *n);
@@ -392,6 +413,9 @@ impl<T: Transport> Sink<T> {
                 lane.sent += req.items;
                 self.next_request(lane).await;
             }
+            Outcome::Rejected { status: 413, .. } if self.split(st, lane, &req) => {
+                self.stats.request(Some(413));
+            }
             Outcome::Rejected {
                 status,
                 reason,
@@ -443,6 +467,31 @@ impl<T: Transport> Sink<T> {
                 }
             }
         }
+    }
+
+    /// Replaces the front request of the lane's batch by the encoder's smaller ones.
+    fn split<E: Encoder>(&self, st: &mut State<E>, lane: &mut Lane, req: &Request) -> bool {
+        let Some(parts) = st.encoder.split(req) else {
+            return false;
+        };
+        let Some(w) = lane.work.as_mut() else { return false };
+        if !st.split_logged {
+            st.split_logged = true;
+            log::warn!(
+                "{}: {} refused a request of {} {} as too large (413); sending it in {} parts \
+                 (lower max_bytes or max_events to avoid this)",
+                self.name(),
+                self.transport.target(),
+                req.items,
+                self.unit(),
+                parts.len()
+            );
+        }
+        w.requests.pop_front();
+        for p in parts.into_iter().rev() {
+            w.requests.push_front(Arc::new(p));
+        }
+        true
     }
 
     /// After a live failure: when newer data is already durable, the pending live batch joins

@@ -165,6 +165,7 @@ fn deliver(
                 backfill_rate: 0,
                 retry_min: Duration::from_millis(10),
                 retry_max: Duration::from_millis(50),
+                linger: Duration::ZERO,
             },
             store: handle.clone(),
             stats: Arc::clone(&stats),

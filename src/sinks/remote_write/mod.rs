@@ -144,6 +144,7 @@ impl RemoteWriteSink {
                 backfill_rate: self.cfg.backfill_rate,
                 retry_min: self.cfg.retry_min,
                 retry_max: self.cfg.retry_max,
+                linger: std::time::Duration::ZERO,
             },
             store: self.store,
             stats,

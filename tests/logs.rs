@@ -1,0 +1,692 @@
+//! The log pipeline end to end, with real files, real processes and a receiver that behaves
+//! as Logstash's `http` input: rotation (rename+create and copytruncate) under `kill -9` and
+//! an outage, the receiver's refusals (401, 429, 413), stdin sidecar mode, the LogHub samples,
+//! and redaction.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::logstash::{Options, Receiver};
+use common::*;
+
+/// A small xorshift generator; the seed is printed so a failing run can be repeated.
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Rng {
+        let seed = std::env::var("OUTPOST_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| now_s().to_bits() | 1);
+        eprintln!("random seed {seed} (set OUTPOST_TEST_SEED to repeat)");
+        Rng(seed)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+fn line(name: &str, seq: u64) -> String {
+    // About 150 bytes, like a typical gateway log line.
+    format!(
+        "2026-12-03T14:05:09.123Z INFO {name} seq={seq:08} worker=7 msg=\"request handled\" path=/api/v1/telemetry status=200 bytes=5123 took=12ms pad=xxxxxxxxxx\n"
+    )
+}
+
+/// The `seq=` number of a line this test wrote.
+fn seq_of(message: &str) -> Option<(String, u64)> {
+    let mut it = message.split_whitespace();
+    let _ts = it.next()?;
+    let _lvl = it.next()?;
+    let name = it.next()?.to_string();
+    let seq = it.next()?.strip_prefix("seq=")?.parse().ok()?;
+    Some((name, seq))
+}
+
+fn logs_config(dir: &Path, port: u16, source: &str, logstash: &str) -> PathBuf {
+    write_config(
+        dir,
+        port,
+        &format!("[store]\ncommit_interval = \"1s\"\n\n{source}\n\n{logstash}\n"),
+    )
+}
+
+/// Writes lines to `rename.log` (rotated by rename+create) and `copy.log` (rotated by
+/// copytruncate) at `rate` lines/s in total until `stop`; returns how many lines each got.
+fn writer(dir: PathBuf, rate: u64, total: u64, every: u64) -> std::thread::JoinHandle<BTreeMap<String, u64>> {
+    std::thread::spawn(move || {
+        let open = |p: &Path| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .expect("open log")
+        };
+        let rename = dir.join("rename.log");
+        let copy = dir.join("copy.log");
+        let (mut a, mut b) = (open(&rename), open(&copy));
+        let start = Instant::now();
+        let mut counts = BTreeMap::new();
+        let mut generation = 0;
+        for i in 0..total {
+            let name = if i % 2 == 0 { "rename" } else { "copy" };
+            let n = counts.entry(name.to_string()).or_insert(0u64);
+            *n += 1;
+            let text = line(name, *n);
+            if name == "rename" {
+                a.write_all(text.as_bytes()).unwrap();
+            } else {
+                b.write_all(text.as_bytes()).unwrap();
+            }
+            if i > 0 && i % every == 0 {
+                generation += 1;
+                // rename + create
+                std::fs::rename(&rename, dir.join(format!("rename.log.{generation}"))).unwrap();
+                a = open(&rename);
+                // copytruncate, as logrotate does it: copy, then truncate in place
+                std::fs::copy(&copy, dir.join(format!("copy.log.{generation}"))).unwrap();
+                b.set_len(0).unwrap();
+            }
+            let due = start + Duration::from_micros(i * 1_000_000 / rate);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+        }
+        counts
+    })
+}
+
+#[test]
+fn rotation_kill9_and_an_outage_lose_no_line() {
+    let dir = TempDir::new("logs-rotation");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let receiver = Receiver::start(Options::default());
+    let port = free_port();
+    let cfg = logs_config(
+        dir.path(),
+        port,
+        &format!(
+            "[[logs.source]]\nname = \"app\"\ntype = \"file\"\npaths = [\"{}/*.log\"]\nstart_at = \"beginning\"\n\
+             poll_interval = \"50ms\"\nscan_interval = \"200ms\"\nrotate_wait = \"1s\"\n",
+            logs.display()
+        ),
+        &format!(
+            "[logstash]\nurl = \"{}\"\nlinger = \"0s\"\nretry_min = \"100ms\"\nretry_max = \"1s\"\n",
+            receiver.url()
+        ),
+    );
+    let mut rng = Rng::new();
+    // 1,000 lines/s for 30 s, rotating every 3,000 lines (1,500 per file).
+    let w = writer(logs.clone(), 1000, 30_000, 3000);
+    let mut agent = start_outpost(&cfg, port);
+    let mut kills = 0;
+    let started = Instant::now();
+    while kills < 20 {
+        std::thread::sleep(Duration::from_millis(300 + rng.below(1200)));
+        agent.signal("KILL");
+        let _ = agent.wait_exit(Duration::from_secs(5));
+        kills += 1;
+        // The receiver is down from the 6th to the 10th kill.
+        receiver.set_down((6..10).contains(&kills));
+        agent = start_outpost(&cfg, port);
+    }
+    receiver.set_down(false);
+    eprintln!("20 kills in {:.1} s", started.elapsed().as_secs_f64());
+    let written = w.join().unwrap();
+    let total: u64 = written.values().sum();
+    let mut last = 0;
+    let seen = wait_for("every line at the receiver", Duration::from_secs(90), || {
+        let events = receiver.snapshot();
+        let unique: BTreeSet<(String, u64)> = events
+            .iter()
+            .filter_map(|e| seq_of(e["message"].as_str()?))
+            .collect();
+        if unique.len() != last {
+            last = unique.len();
+        }
+        (unique.len() as u64 >= total).then_some(events)
+    });
+    let mut unique = BTreeSet::new();
+    let mut by_file: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
+    for e in &seen {
+        let (name, seq) = seq_of(e["message"].as_str().unwrap()).expect("a line this test wrote");
+        assert_eq!(e["source"], "app");
+        assert!(e["file"].as_str().unwrap().contains(&name), "{e}");
+        // Which physical file (generation) the line was in: the writer rotates after its
+        // 3,000th line of both, which is rename's (1,500 g + 1)th and copy's (1,500 g)th.
+        let generation = if name == "rename" {
+            (seq.saturating_sub(1)).div_ceil(1500).max(1)
+        } else {
+            seq.div_ceil(1500)
+        };
+        by_file
+            .entry(format!("{name}.{generation}"))
+            .or_default()
+            .push((e["seq"].as_u64().unwrap(), seq));
+        unique.insert((name, seq));
+    }
+    for (name, n) in &written {
+        let missing: Vec<u64> = (1..=*n)
+            .filter(|s| !unique.contains(&(name.clone(), *s)))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{name}: {} lines lost, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(10)]
+        );
+    }
+    // In order per file: by the source's sequence number, each physical file's lines never
+    // go back (two generations of one name are read side by side after a rotation).
+    for (name, mut v) in by_file {
+        v.sort();
+        for pair in v.windows(2) {
+            assert!(pair[1].1 >= pair[0].1, "{name}: out of order: {pair:?}");
+        }
+    }
+    let dups = seen.len() as u64 - total;
+    eprintln!(
+        "{total} lines written, {} delivered, {dups} duplicates over {kills} kills ({:.0} per kill)",
+        seen.len(),
+        dups as f64 / kills as f64
+    );
+    // Duplicates come from what was delivered but not yet acknowledged in the store when the
+    // agent died: at most a commit window (1 s = 1,000 lines) plus a request in flight.
+    assert!(dups <= kills * 2000, "{dups} duplicates");
+    agent.signal("TERM");
+    assert_eq!(agent.wait_exit(Duration::from_secs(10)), Some(Some(0)));
+}
+
+#[test]
+fn a_reused_inode_with_other_content_is_read_from_its_start() {
+    let dir = TempDir::new("logs-inode");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let receiver = Receiver::start(Options::default());
+    let port = free_port();
+    let cfg = logs_config(
+        dir.path(),
+        port,
+        &format!(
+            "[[logs.source]]\nname = \"app\"\ntype = \"file\"\npaths = [\"{}/app.log\"]\nstart_at = \"beginning\"\n\
+             poll_interval = \"50ms\"\nscan_interval = \"100ms\"\n",
+            logs.display()
+        ),
+        &format!("[logstash]\nurl = \"{}\"\nlinger = \"0s\"\n", receiver.url()),
+    );
+    let path = logs.join("app.log");
+    let first: String = (1..=50).map(|i| line("first", i)).collect();
+    std::fs::write(&path, &first).unwrap();
+    let mut agent = start_outpost(&cfg, port);
+    wait_for("the first file", Duration::from_secs(20), || {
+        (receiver.len() >= 50).then_some(())
+    });
+    agent.signal("TERM");
+    assert_eq!(agent.wait_exit(Duration::from_secs(10)), Some(Some(0)));
+    // Same inode, other content, longer than before: truncate and rewrite in place.
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).unwrap());
+    let second: String = (1..=80).map(|i| line("second", i)).collect();
+    let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(0).unwrap();
+    f.write_all(second.as_bytes()).unwrap();
+    drop(f);
+    assert_eq!(
+        ino,
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).unwrap())
+    );
+    let _agent = start_outpost(&cfg, port);
+    wait_for("the second file from its start", Duration::from_secs(20), || {
+        let n = receiver
+            .snapshot()
+            .iter()
+            .filter(|e| e["message"].as_str().is_some_and(|m| m.contains(" second ")))
+            .count();
+        (n >= 80).then_some(())
+    });
+    let seconds: BTreeSet<u64> = receiver
+        .snapshot()
+        .iter()
+        .filter_map(|e| seq_of(e["message"].as_str()?))
+        .filter(|(n, _)| n == "second")
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(seconds, (1..=80).collect());
+}
+
+#[test]
+fn logstash_refusals_and_an_outage_lose_nothing() {
+    let dir = TempDir::new("logs-logstash");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let receiver = Receiver::start(Options {
+        credentials: Some("shipper:s3cret".into()),
+        max_body: Some(4 * 1024),
+    });
+    std::fs::write(dir.path().join("pw"), "s3cret\n").unwrap();
+    let port = free_port();
+    let cfg = logs_config(
+        dir.path(),
+        port,
+        &format!(
+            "[[logs.source]]\nname = \"app\"\ntype = \"file\"\npaths = [\"{}/app.log\"]\nstart_at = \"beginning\"\n\
+             poll_interval = \"50ms\"\nscan_interval = \"100ms\"\nmax_line_bytes = \"64KiB\"\n",
+            logs.display()
+        ),
+        &format!(
+            "[logstash]\nurl = \"{}\"\nusername = \"shipper\"\npassword_file = \"{}\"\nlinger = \"200ms\"\n\
+             retry_min = \"100ms\"\nretry_max = \"500ms\"\nmax_events = 500\n",
+            receiver.url(),
+            dir.path().join("pw").display()
+        ),
+    );
+    let path = logs.join("app.log");
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap();
+    let agent = start_outpost(&cfg, port);
+    let mut n = 0u64;
+    let mut write = |count: u64, f: &mut std::fs::File| {
+        for _ in 0..count {
+            n += 1;
+            f.write_all(line("app", n).as_bytes()).unwrap();
+        }
+        n
+    };
+    // Bodies over 4 KiB get 413: the requests are split until they pass.
+    let mut total = write(2000, &mut f);
+    wait_for("2,000 events through 413 splits", Duration::from_secs(30), || {
+        (receiver.len() as u64 >= total).then_some(())
+    });
+    assert!(
+        receiver
+            .counts
+            .too_large
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 0
+    );
+    // One incompressible event over the limit on its own: cut once, marked, delivered.
+    let mut rng = Rng::new();
+    let noise: String = (0..12_000)
+        .map(|_| char::from(b'a' + rng.below(26) as u8))
+        .collect();
+    f.write_all(format!("BIG {noise}\n").as_bytes()).unwrap();
+    wait_for("the oversized event, truncated", Duration::from_secs(30), || {
+        receiver.snapshot().into_iter().find(|e| {
+            e["message"].as_str().is_some_and(|m| m.starts_with("BIG "))
+                && e["tags"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t == "truncated"))
+        })
+    });
+    // A 429 storm: the receiver's queue is full for 30 requests.
+    receiver.fill(30);
+    total = write(1000, &mut f);
+    // An outage, while lines keep coming.
+    std::thread::sleep(Duration::from_millis(500));
+    receiver.set_down(true);
+    let outage: u64 = std::env::var("OUTPOST_OUTAGE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(outage) {
+        total = write(100, &mut f);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    receiver.set_down(false);
+    total = write(100, &mut f);
+    wait_for("every event after the outage", Duration::from_secs(60), || {
+        let unique: BTreeSet<u64> = receiver
+            .snapshot()
+            .iter()
+            .filter_map(|e| seq_of(e["message"].as_str()?))
+            .map(|(_, s)| s)
+            .collect();
+        (unique.len() as u64 >= total).then_some(())
+    });
+    let c = &receiver.counts;
+    use std::sync::atomic::Ordering::SeqCst;
+    eprintln!(
+        "requests {}, 413 {}, 429 {}, 401 {}, dropped connections {}, gzip {}",
+        c.requests.load(SeqCst),
+        c.too_large.load(SeqCst),
+        c.too_many.load(SeqCst),
+        c.unauthorized.load(SeqCst),
+        c.dropped_connections.load(SeqCst),
+        c.gzip.load(SeqCst)
+    );
+    assert_eq!(
+        c.unauthorized.load(SeqCst),
+        0,
+        "the password file's credentials are sent"
+    );
+    assert!(c.too_many.load(SeqCst) >= 30);
+    assert!(c.gzip.load(SeqCst) > 0);
+    // The documented fields.
+    let e = receiver
+        .snapshot()
+        .into_iter()
+        .find(|e| e["message"].as_str().is_some_and(|m| m.contains("seq=00000001")))
+        .unwrap();
+    assert_eq!(e["@timestamp"], "2026-12-03T14:05:09.123Z", "{e}");
+    assert_eq!(e["level"], "info");
+    assert_eq!(e["source"], "app");
+    assert_eq!(e["file"], path.display().to_string());
+    assert!(
+        e["host"]["name"].is_string() && e["gateway"].is_string() && e["ingest_timestamp"].is_string(),
+        "{e}"
+    );
+    let body = http_get(&format!("127.0.0.1:{port}"), "/metrics").unwrap().body;
+    assert!(
+        metric(&body, "outpost_logstash_requests_total{code=\"413\"}").unwrap_or(0.0) > 0.0,
+        "{body}"
+    );
+    assert!(
+        metric(&body, "outpost_log_events_total{source=\"app\",level=\"info\"}").unwrap_or(0.0)
+            >= total as f64
+    );
+    drop(agent);
+}
+
+#[test]
+fn wrong_credentials_are_rejected_counted_and_logged_once() {
+    let dir = TempDir::new("logs-401");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let receiver = Receiver::start(Options {
+        credentials: Some("shipper:right".into()),
+        max_body: None,
+    });
+    std::fs::write(dir.path().join("pw"), "wrong\n").unwrap();
+    let port = free_port();
+    let cfg = logs_config(
+        dir.path(),
+        port,
+        &format!(
+            "[[logs.source]]\nname = \"app\"\ntype = \"file\"\npaths = [\"{}/app.log\"]\nstart_at = \"beginning\"\npoll_interval = \"50ms\"\n",
+            logs.display()
+        ),
+        &format!(
+            "[logstash]\nurl = \"{}\"\nusername = \"shipper\"\npassword_file = \"{}\"\nlinger = \"0s\"\nmax_events = 10\n",
+            receiver.url(),
+            dir.path().join("pw").display()
+        ),
+    );
+    let text: String = (1..=100).map(|i| line("app", i)).collect();
+    std::fs::write(logs.join("app.log"), text).unwrap();
+    let _agent = start_outpost(&cfg, port);
+    let addr = format!("127.0.0.1:{port}");
+    wait_for(
+        "100 events rejected as unauthorized",
+        Duration::from_secs(30),
+        || {
+            let body = http_get(&addr, "/metrics").ok()?.body;
+            (metric(
+                &body,
+                "outpost_logstash_rejected_events_total{reason=\"unauthorized\"}",
+            )? >= 100.0)
+                .then_some(())
+        },
+    );
+    assert_eq!(receiver.len(), 0);
+    let log = std::fs::read_to_string(dir.path().join("outpost.log")).unwrap();
+    assert_eq!(log.matches("refused").count(), 1, "once per episode:\n{log}");
+}
+
+#[test]
+fn stdin_sidecar_delivers_every_line_and_exits_0() {
+    let dir = TempDir::new("logs-stdin");
+    let receiver = Receiver::start(Options::default());
+    let port = free_port();
+    let cfg = logs_config(
+        dir.path(),
+        port,
+        "[[logs.source]]\nname = \"pipe\"\ntype = \"stdin\"\n[logs]\ndrain_timeout = \"20s\"\n",
+        &format!("[logstash]\nurl = \"{}\"\nlinger = \"0s\"\n", receiver.url()),
+    );
+    let input: String = (1..=5000).map(|i| line("pipe", i)).collect();
+    let log = std::fs::File::create(dir.path().join("outpost.log")).unwrap();
+    let mut child = Command::new(outpost_bin())
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "the agent did not exit after stdin ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+    let unique: BTreeSet<u64> = receiver
+        .snapshot()
+        .iter()
+        .filter_map(|e| seq_of(e["message"].as_str()?))
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(unique.len(), 5000);
+    let log = std::fs::read_to_string(dir.path().join("outpost.log")).unwrap();
+    let last = log.lines().last().unwrap_or("");
+    assert!(
+        last.contains("everything read was delivered"),
+        "last line: {last}"
+    );
+}
+
+#[test]
+fn stdin_with_the_receiver_down_keeps_what_it_could_not_deliver() {
+    let dir = TempDir::new("logs-stdin-down");
+    let receiver = Receiver::start(Options::default());
+    receiver.set_down(true);
+    let port = free_port();
+    let cfg = logs_config(
+        dir.path(),
+        port,
+        "[[logs.source]]\nname = \"pipe\"\ntype = \"stdin\"\n[logs]\ndrain_timeout = \"1s\"\n",
+        &format!("[logstash]\nurl = \"{}\"\n", receiver.url()),
+    );
+    let input: String = (1..=300).map(|i| line("pipe", i)).collect();
+    let log = std::fs::File::create(dir.path().join("outpost.log")).unwrap();
+    let mut child = Command::new(outpost_bin())
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let log = std::fs::read_to_string(dir.path().join("outpost.log")).unwrap();
+    let last = log.lines().last().unwrap_or("");
+    assert!(last.contains("not delivered yet"), "last line: {last}");
+    // They are in the store: `store export` shows them.
+    let out = Command::new(outpost_bin())
+        .args(["store", "export", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let logs = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["class"] == "logs")
+        .count();
+    assert_eq!(logs, 300, "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The LogHub samples (loghub, He et al.; research licence), read in place from ../shared.
+fn loghub() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/loghub");
+    assert!(p.is_dir(), "the LogHub samples are expected at {}", p.display());
+    p.canonicalize().unwrap()
+}
+
+#[test]
+fn loghub_samples_arrive_intact() {
+    let dir = TempDir::new("logs-loghub");
+    let receiver = Receiver::start(Options::default());
+    let port = free_port();
+    let root = loghub();
+    let cfg = logs_config(
+        dir.path(),
+        port,
+        &format!(
+            "[[logs.source]]\nname = \"loghub\"\ntype = \"file\"\npaths = [\"{}/*/*_2k.log\"]\nstart_at = \"beginning\"\n\
+             poll_interval = \"50ms\"\npartial_line_wait = \"300ms\"\nmultiline = {{ builtin = false }}\n",
+            root.display()
+        ),
+        &format!("[logstash]\nurl = \"{}\"\nlinger = \"0s\"\n", receiver.url()),
+    );
+    let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let redactor = outpost::sources::logs::redact::Redactor::new(&[]);
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let d = entry.unwrap().path();
+        if !d.is_dir() {
+            continue;
+        }
+        let name = d.file_name().unwrap().to_string_lossy().to_string();
+        let file = d.join(format!("{name}_2k.log"));
+        let bytes = std::fs::read(&file).unwrap();
+        // The documented normalisation: lines split at \n, a \r before it dropped, blank
+        // lines skipped, invalid UTF-8 replaced, secrets masked.
+        let lines: Vec<String> = bytes
+            .split(|b| *b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let s = String::from_utf8_lossy(l).into_owned();
+                redactor.text(&s).unwrap_or(s)
+            })
+            .collect();
+        expected.insert(file.display().to_string(), lines);
+    }
+    assert_eq!(expected.len(), 16, "16 LogHub systems");
+    let total: usize = expected.values().map(Vec::len).sum();
+    let _agent = start_outpost(&cfg, port);
+    wait_for("every LogHub line", Duration::from_secs(60), || {
+        (receiver.len() >= total).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let mut got: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
+    for e in receiver.snapshot() {
+        got.entry(e["file"].as_str().unwrap().to_string())
+            .or_default()
+            .push((
+                e["seq"].as_u64().unwrap(),
+                e["message"].as_str().unwrap().to_string(),
+            ));
+    }
+    for (file, want) in &expected {
+        let mut have = got.remove(file).unwrap_or_default();
+        have.sort();
+        let before = have.len();
+        have.dedup();
+        assert_eq!(before, have.len(), "{file}: duplicates without a crash");
+        let have: Vec<String> = have.into_iter().map(|(_, m)| m).collect();
+        assert_eq!(have.len(), want.len(), "{file}: line count");
+        for (i, (h, w)) in have.iter().zip(want).enumerate() {
+            assert_eq!(h, w, "{file}: line {}", i + 1);
+        }
+    }
+    assert!(got.is_empty(), "events from unexpected files: {:?}", got.keys());
+}
+
+#[test]
+fn secrets_never_reach_the_store_logstash_or_mqtt() {
+    let dir = TempDir::new("logs-redact");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let receiver = Receiver::start(Options::default());
+    let broker = common::broker::Broker::new(dir.path());
+    let port = free_port();
+    let secrets = [
+        "hunter2",
+        "eyJhbGciOiJIUzI1NiJ9.payload.sig",
+        "AKIAZZZZ",
+        "c00kieval",
+        "s3ssion-77",
+    ];
+    let text = format!(
+        "user=bob password={} ok\n\
+         {{\"level\":\"warn\",\"msg\":\"auth\",\"api_key\":\"{}\"}}\n\
+         GET /x Authorization: Bearer {}\n\
+         set-cookie: cookie={}; path=/\n\
+         session_id={} logged in\n",
+        secrets[0], secrets[2], secrets[1], secrets[3], secrets[4]
+    );
+    std::fs::write(logs.join("app.log"), &text).unwrap();
+    let cfg = logs_config(
+        dir.path(),
+        port,
+        &format!(
+            "[logs]\nredact_keys = [\"session_id\"]\n[[logs.source]]\nname = \"app\"\ntype = \"file\"\npaths = [\"{}/app.log\"]\n\
+             start_at = \"beginning\"\npoll_interval = \"50ms\"\n",
+            logs.display()
+        ),
+        &format!(
+            "[logstash]\nurl = \"{}\"\nlinger = \"0s\"\n\n[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\ncompression = \"none\"\n",
+            receiver.url(),
+            broker.port
+        ),
+    );
+    let sub_out = dir.path().join("sub.txt");
+    let _sub = common::broker::subscribe(broker.port, "redact-test", &sub_out);
+    let agent = start_outpost(&cfg, port);
+    wait_for("5 events at the receiver", Duration::from_secs(20), || {
+        (receiver.len() >= 5).then_some(())
+    });
+    let mqtt = wait_for("the logs topic", Duration::from_secs(20), || {
+        let out = std::fs::read_to_string(&sub_out).unwrap_or_default();
+        out.contains("/logs ").then_some(out)
+    });
+    let shipped = serde_json::to_string(&receiver.snapshot()).unwrap();
+    agent.signal("TERM");
+    drop(agent);
+    let export = Command::new(outpost_bin())
+        .args(["store", "export", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let stored = String::from_utf8_lossy(&export.stdout).to_string();
+    // The store file itself, byte for byte.
+    let mut raw = Vec::new();
+    for e in std::fs::read_dir(dir.path().join("data")).unwrap().flatten() {
+        if e.path().is_file() {
+            raw.extend(std::fs::read(e.path()).unwrap_or_default());
+        }
+    }
+    for s in secrets {
+        assert!(!shipped.contains(s), "{s} reached Logstash: {shipped}");
+        assert!(!mqtt.contains(s), "{s} reached MQTT");
+        assert!(!stored.contains(s), "{s} is in the store export");
+        assert!(
+            !raw.windows(s.len()).any(|w| w == s.as_bytes()),
+            "{s} is in the store's files"
+        );
+    }
+    assert!(shipped.contains("[REDACTED]"));
+    assert!(mqtt.contains("REDACTED"), "{mqtt}");
+}
