@@ -332,7 +332,7 @@ fn logstash_refusals_and_an_outage_lose_nothing() {
     });
     // A 429 storm: the receiver's queue is full for 30 requests.
     receiver.fill(30);
-    total = write(1000, &mut f);
+    write(1000, &mut f);
     // An outage, while lines keep coming.
     std::thread::sleep(Duration::from_millis(500));
     receiver.set_down(true);
@@ -342,7 +342,7 @@ fn logstash_refusals_and_an_outage_lose_nothing() {
         .unwrap_or(20);
     let t0 = Instant::now();
     while t0.elapsed() < Duration::from_secs(outage) {
-        total = write(100, &mut f);
+        write(100, &mut f);
         std::thread::sleep(Duration::from_millis(200));
     }
     receiver.set_down(false);
