@@ -690,3 +690,188 @@ fn secrets_never_reach_the_store_logstash_or_mqtt() {
     assert!(shipped.contains("[REDACTED]"));
     assert!(mqtt.contains("REDACTED"), "{mqtt}");
 }
+
+/// A journal entry in the journal export format; `binary` makes MESSAGE the binary form.
+fn export_entry(out: &mut Vec<u8>, realtime_us: u64, fields: &[(&str, &str)], binary: Option<&[u8]>) {
+    out.extend_from_slice(
+        format!(
+            "__REALTIME_TIMESTAMP={realtime_us}\n__MONOTONIC_TIMESTAMP={}\n_BOOT_ID=0123456789abcdef0123456789abcdef\n",
+            realtime_us % 1_000_000_000
+        )
+        .as_bytes(),
+    );
+    for (k, v) in fields {
+        out.extend_from_slice(format!("{k}={v}\n").as_bytes());
+    }
+    if let Some(b) = binary {
+        out.extend_from_slice(b"MESSAGE\n");
+        out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+        out.extend_from_slice(b);
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+}
+
+/// Writes a journal file from export-format entries with systemd-journal-remote.
+fn write_journal(path: &Path, export: &[u8]) -> bool {
+    let Some(bin) = [
+        "/lib/systemd/systemd-journal-remote",
+        "/usr/lib/systemd/systemd-journal-remote",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists()) else {
+        panic!("this test needs systemd-journal-remote (Debian package systemd-journal-remote)");
+    };
+    let mut child = Command::new(bin)
+        .arg(format!("--output={}", path.display()))
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(export).unwrap();
+    child.wait().unwrap().success()
+}
+
+fn journalctl_present() -> bool {
+    let ok = Command::new("journalctl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIPPED: journalctl is not installed here (Debian package systemd); the journald source cannot be exercised");
+    }
+    ok
+}
+
+#[test]
+fn journald_entries_arrive_mapped_and_resume_after_the_cursor() {
+    if !journalctl_present() {
+        return;
+    }
+    let dir = TempDir::new("logs-journald");
+    let journal = dir.path().join("journal");
+    std::fs::create_dir_all(&journal).unwrap();
+    let mut export = Vec::new();
+    export_entry(
+        &mut export,
+        1_796_306_709_123_456,
+        &[
+            ("MESSAGE", "Failed password for root from 10.0.0.9"),
+            ("PRIORITY", "3"),
+            ("_SYSTEMD_UNIT", "app.service"),
+            ("SYSLOG_IDENTIFIER", "app"),
+            ("_PID", "42"),
+            ("_HOSTNAME", "gw-7"),
+        ],
+        None,
+    );
+    export_entry(
+        &mut export,
+        1_796_306_710_000_000,
+        &[
+            ("MESSAGE", "not mine"),
+            ("PRIORITY", "6"),
+            ("_SYSTEMD_UNIT", "other.service"),
+        ],
+        None,
+    );
+    export_entry(
+        &mut export,
+        1_796_306_711_000_000,
+        &[
+            ("PRIORITY", "4"),
+            ("_SYSTEMD_UNIT", "app.service"),
+            ("SYSLOG_IDENTIFIER", "app"),
+        ],
+        Some(b"binary \xff\xfe payload"),
+    );
+    assert!(
+        write_journal(&journal.join("one.journal"), &export),
+        "systemd-journal-remote failed"
+    );
+    let receiver = Receiver::start(Options::default());
+    let port = free_port();
+    let cfg = logs_config(
+        dir.path(),
+        port,
+        &format!(
+            "[[logs.source]]\nname = \"journal\"\ntype = \"journald\"\njournal_directory = \"{}\"\nunits = [\"app.service\"]\nstart_at = \"beginning\"\n",
+            journal.display()
+        ),
+        &format!("[logstash]\nurl = \"{}\"\nlinger = \"0s\"\n", receiver.url()),
+    );
+    let mut agent = start_outpost(&cfg, port);
+    wait_for("two app.service entries", Duration::from_secs(20), || {
+        (receiver.len() >= 2).then_some(())
+    });
+    let events = receiver.snapshot();
+    let e = &events[0];
+    assert_eq!(e["message"], "Failed password for root from 10.0.0.9", "{e}");
+    assert_eq!(e["level"], "error");
+    assert_eq!(e["unit"], "app.service");
+    assert_eq!(e["service"], "app");
+    assert_eq!(e["pid"], 42);
+    assert_eq!(e["host"]["name"], "gw-7");
+    assert_eq!(e["@timestamp"], "2026-12-03T14:05:09.123Z");
+    assert_eq!(events[1]["message"], "binary \u{fffd}\u{fffd} payload");
+    assert_eq!(events[1]["level"], "warning");
+    assert!(events[1]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == "invalid_utf8"));
+    agent.signal("TERM");
+    assert_eq!(agent.wait_exit(Duration::from_secs(10)), Some(Some(0)));
+    // New entries while the agent is down: after the restart, exactly those.
+    let mut more = Vec::new();
+    export_entry(
+        &mut more,
+        1_796_306_712_000_000,
+        &[
+            ("MESSAGE", "after the restart"),
+            ("PRIORITY", "6"),
+            ("_SYSTEMD_UNIT", "app.service"),
+        ],
+        None,
+    );
+    assert!(write_journal(&journal.join("two.journal"), &more));
+    let _agent = start_outpost(&cfg, port);
+    wait_for("the new entry", Duration::from_secs(20), || {
+        (receiver.len() >= 3).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let messages: Vec<String> = receiver
+        .snapshot()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(messages.len(), 3, "nothing read twice: {messages:?}");
+    assert_eq!(messages[2], "after the restart");
+}
+
+#[test]
+fn a_missing_journalctl_is_reported_and_the_agent_runs_on() {
+    let dir = TempDir::new("logs-nojournal");
+    let port = free_port();
+    let cfg = logs_config(
+        dir.path(),
+        port,
+        "[[logs.source]]\nname = \"journal\"\ntype = \"journald\"\njournalctl = \"/nonexistent/journalctl\"\n",
+        "",
+    );
+    let _agent = start_outpost(&cfg, port);
+    let addr = format!("127.0.0.1:{port}");
+    wait_for("the problem counted", Duration::from_secs(20), || {
+        let body = http_get(&addr, "/metrics").ok()?.body;
+        metric(
+            &body,
+            "outpost_log_source_errors_total{source=\"journal\",reason=\"journalctl\"}",
+        )
+    });
+    let log = std::fs::read_to_string(dir.path().join("outpost.log")).unwrap();
+    assert!(log.contains("cannot run /nonexistent/journalctl"), "{log}");
+    // Still serving.
+    assert_eq!(http_get(&addr, "/metrics").unwrap().status, 200);
+}
