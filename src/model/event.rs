@@ -183,10 +183,8 @@ impl Event {
 
     /// The stored form: [`EVENT_FORMAT`], then postcard.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 + self.message.len());
-        out.push(EVENT_FORMAT);
-        // Writing into a Vec cannot fail, and every field is plain data.
-        postcard::to_extend(self, out).expect("encoding into a Vec cannot fail")
+        // A tuple is its fields one after the other: the format byte, then the event.
+        postcard::to_allocvec(&(EVENT_FORMAT, self)).expect("encoding into a Vec cannot fail")
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Event, DecodeError> {

@@ -116,7 +116,14 @@ struct Shared {
     /// its state: before that, `durable_seq` is 0 whatever the store holds.
     opened: std::sync::atomic::AtomicBool,
     overload: [AtomicU64; 3],
+    /// Bytes of source batches sent to the store thread and not taken yet: sources wait above
+    /// [`BATCH_BYTES_IN_FLIGHT`], so the channel holds a bounded amount of memory, not
+    /// `CHANNEL` batches.
+    batch_bytes: AtomicU64,
 }
+
+/// See `Shared::batch_bytes`.
+const BATCH_BYTES_IN_FLIGHT: u64 = 1 << 20;
 
 #[derive(Clone)]
 pub struct StoreHandle {
@@ -216,6 +223,8 @@ fn serve(
                 items,
                 checkpoint,
             }) => {
+                let bytes: u64 = items.iter().map(|(_, d)| d.len() as u64).sum();
+                shared.batch_bytes.fetch_sub(bytes, Ordering::SeqCst);
                 for (ts_ms, data) in items {
                     store.append(class, ts_ms, data);
                 }
@@ -295,24 +304,38 @@ impl StoreHandle {
         checkpoint: Option<(String, Vec<u8>)>,
         stop: &crate::shutdown::Stop,
     ) -> Append {
+        let bytes: u64 = items.iter().map(|(_, d)| d.len() as u64).sum();
         let mut cmd = Command::AppendBatch {
             class,
             items,
             checkpoint,
         };
         loop {
+            if self.shared.batch_bytes.load(Ordering::SeqCst) > BATCH_BYTES_IN_FLIGHT {
+                if stop.is_stopped() {
+                    return Append::Stopped;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            // Counted before the send, so the store thread never subtracts first.
+            self.shared.batch_bytes.fetch_add(bytes, Ordering::SeqCst);
             match self.tx.try_send(cmd) {
                 Ok(()) => {
                     return Append::Accepted(Ticket(self.shared.sent.fetch_add(1, Ordering::SeqCst) + 1))
                 }
                 Err(TrySendError::Full(c)) => {
+                    self.shared.batch_bytes.fetch_sub(bytes, Ordering::SeqCst);
                     if stop.is_stopped() {
                         return Append::Stopped;
                     }
                     cmd = c;
                     std::thread::sleep(Duration::from_millis(1));
                 }
-                Err(TrySendError::Disconnected(_)) => return Append::Stopped,
+                Err(TrySendError::Disconnected(_)) => {
+                    self.shared.batch_bytes.fetch_sub(bytes, Ordering::SeqCst);
+                    return Append::Stopped;
+                }
             }
         }
     }
