@@ -189,6 +189,17 @@ fn main() -> ExitCode {
                 if cfg.metrics.enabled {
                     println!("  metrics:      http://{}/metrics", cfg.metrics.listen);
                 }
+                for s in &cfg.logs.sources {
+                    println!(
+                        "  log source:   {} ({}, format {})",
+                        s.name,
+                        s.kind.name(),
+                        s.format.name()
+                    );
+                }
+                if let Some(l) = &cfg.logstash {
+                    println!("  logstash:     {}", l.target_name());
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => config_failure(e),

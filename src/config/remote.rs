@@ -360,6 +360,26 @@ mod tests {
     }
 
     #[test]
+    fn log_sources_may_change_remotely_but_not_the_program_journald_runs() {
+        let cfg = apply(
+            r#"{"version": 5, "logs": {"source": [{"name": "app", "type": "file", "paths": ["/var/log/app/*.log"]}]},
+                "logstash": {"url": "http://ls:8080", "max_events": 100}}"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.logs.sources[0].name, "app");
+        assert_eq!(cfg.logstash.unwrap().max_events, 100);
+        let r = apply(
+            r#"{"version": 6, "logs": {"source": [{"name": "j", "type": "journald", "journalctl": "/tmp/evil"}]}}"#,
+        )
+        .unwrap_err();
+        assert_eq!(paths_of(r), ["logs.source[0].journalctl"]);
+        let r =
+            apply(r#"{"version": 7, "logstash": {"url": "http://ls:8080", "password_file": "/etc/shadow"}}"#)
+                .unwrap_err();
+        assert_eq!(paths_of(r), ["logstash.password_file"]);
+    }
+
+    #[test]
     fn a_document_is_laid_over_the_file() {
         let cfg = apply(r#"{"version": 3, "sample": {"interval": "2s"}, "mqtt": {"qos": 0}}"#).unwrap();
         assert_eq!(cfg.origin, Origin::Remote(3));
