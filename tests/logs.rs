@@ -445,6 +445,34 @@ fn wrong_credentials_are_rejected_counted_and_logged_once() {
     assert_eq!(log.matches("refused").count(), 1, "once per episode:\n{log}");
 }
 
+/// `cat input.log | outpost run --config CFG` through a real shell pipe; the agent's exit
+/// code (it must exit by itself within 40 s). Its log goes to `outpost.log`.
+fn cat_into_outpost(dir: &Path, cfg: &Path, input: &str) -> Option<i32> {
+    let file = dir.join("input.log");
+    std::fs::write(&file, input).unwrap();
+    let log = std::fs::File::create(dir.join("outpost.log")).unwrap();
+    let mut child = Command::new("sh")
+        .args(["-c", "cat \"$1\" | \"$2\" run --config \"$3\"", "sh"])
+        .arg(&file)
+        .arg(outpost_bin())
+        .arg(cfg)
+        .stdin(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.code();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "the agent did not exit after stdin ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn stdin_sidecar_delivers_every_line_and_exits_0() {
     let dir = TempDir::new("logs-stdin");
@@ -457,29 +485,7 @@ fn stdin_sidecar_delivers_every_line_and_exits_0() {
         &format!("[logstash]\nurl = \"{}\"\nlinger = \"0s\"\n", receiver.url()),
     );
     let input: String = (1..=5000).map(|i| line("pipe", i)).collect();
-    let log = std::fs::File::create(dir.path().join("outpost.log")).unwrap();
-    let mut child = Command::new(outpost_bin())
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(input.as_bytes()).unwrap();
-    drop(stdin);
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(40),
-            "the agent did not exit after stdin ended"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(cat_into_outpost(dir.path(), &cfg, &input), Some(0));
     let unique: BTreeSet<u64> = receiver
         .snapshot()
         .iter()
@@ -508,17 +514,7 @@ fn stdin_with_the_receiver_down_keeps_what_it_could_not_deliver() {
         &format!("[logstash]\nurl = \"{}\"\n", receiver.url()),
     );
     let input: String = (1..=300).map(|i| line("pipe", i)).collect();
-    let log = std::fs::File::create(dir.path().join("outpost.log")).unwrap();
-    let mut child = Command::new(outpost_bin())
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(cat_into_outpost(dir.path(), &cfg, &input), Some(0));
     let log = std::fs::read_to_string(dir.path().join("outpost.log")).unwrap();
     let last = log.lines().last().unwrap_or("");
     assert!(last.contains("not delivered yet"), "last line: {last}");

@@ -252,9 +252,10 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// An event with every kind of field, for tests elsewhere too.
     pub fn sample() -> Event {
         Event {
             timestamp_ms: 1_764_770_709_123,

@@ -314,26 +314,15 @@ impl LogstashSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::event::{Level, Value};
+    use crate::model::event::Value;
     use forward::Encoder;
 
     fn record(seq: u64, message: &str) -> Record {
-        let e = Event {
-            timestamp_ms: 1_796_306_709_123,
-            ingest_ms: 1_796_306_709_200,
-            level: Some(Level::Error),
-            message: message.into(),
-            source: "app".into(),
-            file: Some("/var/log/app.log".into()),
-            unit: None,
-            service: Some("app".into()),
-            host: "gw".into(),
-            gateway: "gw-1".into(),
-            pid: None,
-            fields: vec![("code".into(), Value::Int(5))],
-            seq,
-            flags: crate::model::event::flags::TIME_FROM_LINE,
-        };
+        let mut e = crate::model::event::tests::sample();
+        e.message = message.into();
+        e.seq = seq;
+        e.timestamp_ms = 1_796_306_709_123;
+        e.fields = vec![("code".into(), Value::Int(5))];
         Record {
             seq,
             class: Class::Logs,
