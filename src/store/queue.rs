@@ -33,6 +33,11 @@ const CHECKPOINT_PREFIX: &str = "source/";
 /// continues above every number the lost one handed out (consumers de-duplicate by it).
 const SEQ_RESERVATION: u64 = 10_000_000;
 const SEQ_FLOOR: &str = "store.seq";
+/// Acknowledgements since the last commit, one `sink after last` line each, written (not
+/// synced) as they happen: a process that is killed keeps them in the page cache, so a
+/// restart does not send again what its receivers already confirmed. A power cut may lose
+/// them, which costs duplicates (bounded by one commit window), never data.
+const ACK_JOURNAL: &str = "acks.journal";
 
 /// A sink's durable position: every record of its classes with `seq <= acked` is acknowledged,
 /// and so is every record inside one of `ranges` (disjoint, sorted, all above `acked + 1`).
@@ -141,6 +146,8 @@ pub struct Store {
     seq_floor: u64,
     /// Whether the store's metadata records its format version yet.
     format_written: bool,
+    /// The open [`ACK_JOURNAL`] (append mode).
+    ack_journal: Option<std::fs::File>,
     /// Test hook: the next N commits fail with this error before reaching the backend.
     #[cfg(test)]
     pub(super) inject: Option<(u32, fn() -> BackendError)>,
@@ -185,6 +192,7 @@ impl Store {
             episodes: HashMap::new(),
             seq_floor: 0,
             format_written: false,
+            ack_journal: None,
             #[cfg(test)]
             inject: None,
         };
@@ -317,6 +325,42 @@ impl Store {
         } else {
             self.durable_seq.max(max_seq)
         };
+        // Acknowledgements made after the last commit by a process that was killed: only
+        // for records this store holds durably (a number above them may be handed out again).
+        let journal = self.dir.join(ACK_JOURNAL);
+        let mut replayed = 0;
+        for line in std::fs::read_to_string(&journal).unwrap_or_default().lines() {
+            let mut f = line.split(' ');
+            let (Some(sink), Some(after), Some(last)) = (
+                f.next(),
+                f.next().and_then(|v| v.parse::<u64>().ok()),
+                f.next().and_then(|v| v.parse::<u64>().ok()),
+            ) else {
+                continue; // a torn last line
+            };
+            let last = last.min(max_seq);
+            if last > after {
+                cursors
+                    .entry(sink.to_string())
+                    .or_insert_with(|| Cursor::at(0))
+                    .add(after + 1, last);
+                replayed += 1;
+            }
+        }
+        if replayed > 0 {
+            self.cursors_dirty = true;
+        }
+        self.ack_journal = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&journal)
+            .map_err(|e| {
+                log::warn!(
+                    "store: cannot open {}: {e}; a kill -9 will re-send more",
+                    journal.display()
+                )
+            })
+            .ok();
         for (name, cursor) in cursors {
             match self.sinks.get_mut(&name) {
                 Some(s) => {
@@ -694,6 +738,12 @@ impl Store {
                 self.pending_bytes = 0;
                 self.pending_since = None;
                 self.pending_deletes.clear();
+                if self.cursors_dirty {
+                    // The cursors are durable now: the journal's lines are not needed.
+                    if let Some(j) = self.ack_journal.as_ref() {
+                        let _ = j.set_len(0);
+                    }
+                }
                 self.cursors_dirty = false;
                 self.pending_checkpoints.clear();
                 self.format_written = true;
@@ -900,6 +950,10 @@ impl Store {
         }
         s.read_pos = s.read_pos.max(s.cursor.acked);
         self.cursors_dirty = true;
+        if let Some(j) = self.ack_journal.as_mut() {
+            use std::io::Write;
+            let _ = j.write_all(format!("{sink} {after} {last}\n").as_bytes());
+        }
         let classes = s.classes;
         for c in Class::ALL.into_iter().filter(|c| classes[c.index()]) {
             // Deletable when every sink that keeps this class acknowledged the whole chunk; a
