@@ -19,16 +19,23 @@
 //! (default 1 s) or as soon as `commit_bytes` (default 256 KiB) are pending, whichever comes
 //! first, one atomic transaction writes the pending records as checksummed chunks, the chunk
 //! deletions acknowledgements caused, and the sink cursors, then fsyncs. There is no fsync per
-//! record. Sources that can re-read their input (file offsets, journal cursors) advance their
-//! own checkpoint only once the store reports their records durable, so end to end nothing
+//! record. Sources that can re-read their input (file offsets, journal cursors) have their
+//! checkpoint written in the same commit as their records (below), so end to end nothing
 //! read is lost.
 //!
 //! **What a power cut can lose:** records appended since the last completed commit — at most
 //! `commit_interval` worth of data, or `commit_bytes`, whichever is smaller — plus, for
 //! records held in memory while the disk was failing, up to the in-memory bound (4 × commit_bytes,
 //! at least 4 MiB; overflow is dropped and counted as `write_error`). Acknowledgements since
-//! the last commit are lost too, which re-delivers those records: duplicates, bounded by one
-//! commit window, never loss.
+//! the last commit may be lost too, which re-delivers those records: duplicates, bounded by one
+//! commit window, never loss. A *killed* process (`kill -9`, OOM, a panic) keeps them: each is
+//! appended to `acks.journal` as it happens (no fsync; the page cache survives the process),
+//! replayed at the next open for records the store holds durably, and truncated by the next
+//! commit that writes the cursors.
+//!
+//! **Checkpoints.** A source that can re-read its input (file offsets, journal cursors) stores
+//! its position with [`StoreHandle::append_batch`]: the position is written in the same commit
+//! as the records handed over before it, so it is durable exactly when they are.
 //!
 //! **Bounds.** Before each commit: records older than `max_age` (per class) are evicted; then,
 //! while the store would exceed `max_bytes`, or the filesystem would drop below
