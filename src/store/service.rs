@@ -123,7 +123,7 @@ struct Shared {
 }
 
 /// See `Shared::batch_bytes`.
-const BATCH_BYTES_IN_FLIGHT: u64 = 1 << 20;
+const BATCH_BYTES_IN_FLIGHT: u64 = 512 << 10;
 
 #[derive(Clone)]
 pub struct StoreHandle {

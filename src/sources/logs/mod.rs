@@ -42,7 +42,7 @@ use crate::telemetry::{lock, Report, Telemetry};
 
 /// A batch goes to the store at this many events, or bytes, whichever first.
 const BATCH_EVENTS: usize = 1024;
-const BATCH_BYTES: usize = 512 * 1024;
+const BATCH_BYTES: usize = 256 * 1024;
 /// A batch that is not full goes at the latest after this.
 pub const BATCH_WAIT: Duration = Duration::from_millis(100);
 
