@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds release binaries for the gateway targets and smoke-runs each one under
 # qemu-user-static: --version, check-config (embedded default, the example and a bad config),
-# and a short `run` that must serve node_* families on /metrics and stop on SIGTERM.
+# a short `run` that must serve node_* families on /metrics and stop on SIGTERM, and a stdin
+# log source run that must store the parsed, redacted lines and exit 0 at end of input.
 #
 # Usage: scripts/cross-build.sh [TRIPLE...]   (default: all four below)
 # Binaries land in target/<triple>/release/outpost; sizes are printed at the end.
@@ -58,6 +59,15 @@ smoke() {
              node_network_receive_bytes_total node_load1 node_uname_info outpost_build_info; do
     grep -q "^$fam" <<<"$body" || { cat "$work/log" >&2; fail "$triple: /metrics lacks $fam"; }
   done
+  # The log pipeline: stdin source, parse, redact, store, exit 0 at end of input.
+  printf '[agent]\ndata_dir = "%s/data2"\n[metrics]\nenabled = false\n[[logs.source]]\nname = "pipe"\ntype = "stdin"\n' \
+    "$work" > "$work/pipe.toml"
+  printf 'line one\nERROR line two password=hunter2\n' | $qemu "$bin" run --config "$work/pipe.toml" 2>"$work/pipe.log" \
+    || { cat "$work/pipe.log" >&2; fail "$triple: stdin run did not exit 0"; }
+  local export; export=$($qemu "$bin" store export --config "$work/pipe.toml" 2>/dev/null)
+  grep -q '"message":"line one"' <<<"$export" || fail "$triple: stdin line not stored"
+  grep -q '"message":"ERROR line two password=\[REDACTED\]","level":"error"' <<<"$export" \
+    || fail "$triple: stored event not parsed/redacted: $export"
   echo "cross-build: $triple: smoke ok ($v)"
 }
 
