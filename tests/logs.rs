@@ -898,8 +898,16 @@ fn log_sources_changed_over_remote_config_restart_from_their_positions() {
         ),
         &format!("[logstash]\nurl = \"{}\"\nlinger = \"0s\"\n", receiver.url()),
     );
-    let mut a = std::fs::OpenOptions::new().create(true).append(true).open(logs.join("a.log")).unwrap();
-    let mut b = std::fs::OpenOptions::new().create(true).append(true).open(logs.join("b.log")).unwrap();
+    let mut a = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logs.join("a.log"))
+        .unwrap();
+    let mut b = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logs.join("b.log"))
+        .unwrap();
     let _agent = start_outpost(&cfg, port);
     let (mut na, mut nb) = (0u64, 0u64);
     let mut write = |n: u64, na: &mut u64, nb: &mut u64| {
@@ -933,7 +941,10 @@ fn log_sources_changed_over_remote_config_restart_from_their_positions() {
     common::broker::publish(
         broker.port,
         &topic,
-        &format!("{{\"version\": 2, \"logs\": {{\"source\": [{}]}}}}", source("b", "b.log", "b")),
+        &format!(
+            "{{\"version\": 2, \"logs\": {{\"source\": [{}]}}}}",
+            source("b", "b.log", "b")
+        ),
         true,
     );
     std::thread::sleep(Duration::from_secs(1));
@@ -950,7 +961,9 @@ fn log_sources_changed_over_remote_config_restart_from_their_positions() {
         v
     };
     // b: every line once (it started at version 1 and read its file from the start).
-    wait_for("every line of b", Duration::from_secs(30), || (count("b").len() as u64 >= nb).then_some(()));
+    wait_for("every line of b", Duration::from_secs(30), || {
+        (count("b").len() as u64 >= nb).then_some(())
+    });
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(count("b"), (1..=nb).collect::<Vec<_>>());
     // a: the lines written before its removal, each once: the restart at version 1 resumed
