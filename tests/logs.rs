@@ -978,3 +978,52 @@ fn log_sources_changed_over_remote_config_restart_from_their_positions() {
     assert_eq!(got_a, (1..=got_a.len() as u64).collect::<Vec<_>>(), "a: a gap");
     assert!((got_a.len() as u64) < na, "a kept reading after its removal");
 }
+
+#[test]
+fn tcp_json_lines_mode_delivers_one_event_per_line() {
+    let dir = TempDir::new("logs-tcp");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    // A Logstash `tcp` input with `codec => json_lines`: one JSON object per line.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<serde_json::Value>::new()));
+    let sink = std::sync::Arc::clone(&got);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let sink = std::sync::Arc::clone(&sink);
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(conn).lines().map_while(Result::ok) {
+                    if let Ok(v) = serde_json::from_str(&line) {
+                        sink.lock().unwrap().push(v);
+                    }
+                }
+            });
+        }
+    });
+    let port = free_port();
+    let cfg = logs_config(
+        dir.path(),
+        port,
+        &format!(
+            "[[logs.source]]\nname = \"app\"\ntype = \"file\"\npaths = [\"{}/app.log\"]\nstart_at = \"beginning\"\npoll_interval = \"50ms\"\n",
+            logs.display()
+        ),
+        &format!("[logstash]\nurl = \"tcp://{addr}\"\nlinger = \"0s\"\n"),
+    );
+    let text: String = (1..=200).map(|i| line("app", i)).collect();
+    std::fs::write(logs.join("app.log"), text).unwrap();
+    let _agent = start_outpost(&cfg, port);
+    wait_for("200 events over TCP", Duration::from_secs(20), || {
+        (got.lock().unwrap().len() >= 200).then_some(())
+    });
+    let events = got.lock().unwrap().clone();
+    let seqs: Vec<u64> = events
+        .iter()
+        .filter_map(|e| seq_of(e["message"].as_str()?))
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
+    assert_eq!(events[0]["source"], "app");
+}

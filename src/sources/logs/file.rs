@@ -506,6 +506,12 @@ impl Tail {
                 changed = true;
             }
         }
+        if !self.first_scan {
+            // Positions kept for files that failed to read: gone with their file.
+            let before = self.known.len();
+            self.known.retain(|_, f| Path::new(&f.path).exists());
+            changed |= self.known.len() != before;
+        }
         let now = Instant::now();
         for t in &mut self.files {
             if t.gone_since.is_none() && !seen.iter().any(|(id, _, _)| *id == t.id) {
