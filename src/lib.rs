@@ -3,10 +3,10 @@
 //! Data flows through the modules in this order, and the folder tree shows it:
 //!
 //! ```text
-//!  sources/ (host, scrape; logs and sensors next) ─┐
-//!                                                  ├─> store/ (the crash-safe durable queue) ─> sinks/
-//!  engine/ (signatures; next) ─────────────────────┘      (forward: one delivery engine; mqtt,
-//!                                                           remote_write, pushgateway, …)
+//!  sources/ (host, scrape, logs; sensors next) ─┐
+//!                                               ├─> store/ (the crash-safe durable queue) ─> sinks/
+//!  engine/ (signatures; next) ──────────────────┘      (forward: one delivery engine; mqtt,
+//!                                                        remote_write, logstash, pushgateway)
 //! ```
 //!
 //! Sources, the engine and sinks never import each other: they meet in [`store`], [`model`]

@@ -1,8 +1,9 @@
 //! Sources: where data enters the agent.
 //!
-//! `host` samples the gateway itself with node_exporter's metric names. Device sensors, log
-//! inputs and local scrape targets join here as their issues land; each source produces
-//! [`crate::model`] values and knows nothing about where they go next.
+//! `host` samples the gateway itself with node_exporter's metric names, `scrape` reads local
+//! exporters, `logs` turns files, the journal, stdin and the agent's own log into log events.
+//! Device sensors join here with their issue. Each source produces [`crate::model`] values
+//! and knows nothing about where they go next.
 
 pub mod host;
 pub mod logs;
