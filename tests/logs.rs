@@ -1027,3 +1027,58 @@ fn tcp_json_lines_mode_delivers_one_event_per_line() {
     assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
     assert_eq!(events[0]["source"], "app");
 }
+
+#[test]
+fn huge_lines_invalid_utf8_and_binary_garbage_are_kept_marked_and_counted() {
+    let dir = TempDir::new("logs-bad");
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let receiver = Receiver::start(Options::default());
+    let port = free_port();
+    let cfg = logs_config(
+        dir.path(),
+        port,
+        &format!(
+            "[[logs.source]]\nname = \"bad\"\ntype = \"file\"\npaths = [\"{}/*.log\"]\nstart_at = \"beginning\"\n\
+             poll_interval = \"50ms\"\nmax_line_bytes = \"4KiB\"\nformat = \"json\"\n",
+            logs.display()
+        ),
+        &format!("[logstash]\nurl = \"{}\"\nlinger = \"0s\"\n", receiver.url()),
+    );
+    let mut bytes = Vec::new();
+    bytes.extend_from_slice(b"{\"msg\":\"first\",\"level\":\"info\"}\n");
+    // 1 MB in one line, with a multi-byte character across the cut.
+    bytes.extend_from_slice(&"é".repeat(500_000).into_bytes());
+    bytes.push(b'\n');
+    bytes.extend_from_slice(b"invalid \xff\xfe utf-8\n");
+    bytes.extend_from_slice(&[0u8, 1, 2, 0x7f, 0xc3, 0x28, b'x', b'\n']);
+    bytes.extend_from_slice(b"{\"msg\":\"last\",\"level\":\"error\"}\n");
+    std::fs::write(logs.join("app.log"), &bytes).unwrap();
+    let _agent = start_outpost(&cfg, port);
+    wait_for("five events", Duration::from_secs(20), || (receiver.len() >= 5).then_some(()));
+    let events = receiver.snapshot();
+    let tags = |e: &serde_json::Value| -> Vec<String> {
+        e["tags"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(events[0]["message"], "first");
+    let huge = events[1]["message"].as_str().unwrap();
+    assert!(huge.len() <= 4096 && huge.len() > 4000 && huge.chars().all(|c| c == 'é'), "{}", huge.len());
+    assert!(tags(&events[1]).contains(&"truncated".to_string()));
+    assert_eq!(events[2]["message"], "invalid \u{fffd}\u{fffd} utf-8");
+    assert!(tags(&events[2]).contains(&"invalid_utf8".to_string()));
+    assert!(tags(&events[2]).contains(&"parse_failure".to_string()));
+    assert!(tags(&events[3]).contains(&"invalid_utf8".to_string()));
+    assert_eq!(events[4]["message"], "last");
+    assert_eq!(events[4]["level"], "error");
+    let addr = format!("127.0.0.1:{port}");
+    wait_for("the counters", Duration::from_secs(10), || {
+        let body = http_get(&addr, "/metrics").ok()?.body;
+        let t = metric(&body, "outpost_log_truncated_total{source=\"bad\"}")?;
+        let u = metric(&body, "outpost_log_invalid_utf8_total{source=\"bad\"}")?;
+        let p = metric(&body, "outpost_log_parse_failures_total{source=\"bad\"}")?;
+        (t == 1.0 && u == 2.0 && p == 3.0).then_some(())
+    });
+}
