@@ -1055,7 +1055,9 @@ fn huge_lines_invalid_utf8_and_binary_garbage_are_kept_marked_and_counted() {
     bytes.extend_from_slice(b"{\"msg\":\"last\",\"level\":\"error\"}\n");
     std::fs::write(logs.join("app.log"), &bytes).unwrap();
     let _agent = start_outpost(&cfg, port);
-    wait_for("five events", Duration::from_secs(20), || (receiver.len() >= 5).then_some(()));
+    wait_for("five events", Duration::from_secs(20), || {
+        (receiver.len() >= 5).then_some(())
+    });
     let events = receiver.snapshot();
     let tags = |e: &serde_json::Value| -> Vec<String> {
         e["tags"]
@@ -1065,7 +1067,11 @@ fn huge_lines_invalid_utf8_and_binary_garbage_are_kept_marked_and_counted() {
     };
     assert_eq!(events[0]["message"], "first");
     let huge = events[1]["message"].as_str().unwrap();
-    assert!(huge.len() <= 4096 && huge.len() > 4000 && huge.chars().all(|c| c == 'é'), "{}", huge.len());
+    assert!(
+        huge.len() <= 4096 && huge.len() > 4000 && huge.chars().all(|c| c == 'é'),
+        "{}",
+        huge.len()
+    );
     assert!(tags(&events[1]).contains(&"truncated".to_string()));
     assert_eq!(events[2]["message"], "invalid \u{fffd}\u{fffd} utf-8");
     assert!(tags(&events[2]).contains(&"invalid_utf8".to_string()));

@@ -47,7 +47,7 @@ use crate::store::Append;
 const FINGERPRINT: usize = 1024;
 /// Bytes read per file per round, so one busy file does not starve the others.
 const ROUND_BYTES: usize = 1 << 20;
-const READ_BUF: usize = 128 * 1024;
+const READ_BUF: usize = 64 * 1024;
 
 type Id = (u64, u64);
 
