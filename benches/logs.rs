@@ -373,6 +373,28 @@ fn crash(seconds: u64) {
     }
 }
 
+/// `outpost_store_appended_bytes_total{class="logs"}` of the agent configured under `dir`.
+fn stored_log_bytes(dir: &Path) -> u64 {
+    let cfg = std::fs::read_to_string(dir.join("outpost.toml")).unwrap_or_default();
+    let Some(addr) = cfg.lines().find_map(|l| {
+        l.strip_prefix("listen = \"")?
+            .strip_suffix('"')
+            .map(str::to_string)
+    }) else {
+        return 0;
+    };
+    let Ok(mut conn) = std::net::TcpStream::connect(&addr) else {
+        return 0;
+    };
+    let _ = conn.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
+    let mut body = String::new();
+    let _ = std::io::Read::read_to_string(&mut conn, &mut body);
+    body.lines()
+        .find(|l| l.starts_with("outpost_store_appended_bytes_total{class=\"logs\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .unwrap_or(0.0) as u64
+}
+
 fn disk(seconds: u64) {
     for (label, extra) in [
         (
@@ -392,6 +414,7 @@ fn disk(seconds: u64) {
         let mut child = Shipper::Outpost.start(&base);
         std::thread::sleep(Duration::from_secs(3));
         let before = write_bytes(child.id());
+        let stored_before = stored_log_bytes(&base);
         let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
         let start = Instant::now();
         let mut payload = 0u64;
@@ -408,13 +431,17 @@ fn disk(seconds: u64) {
         }
         let written = write_bytes(child.id()) - before;
         let secs = start.elapsed().as_secs_f64();
+        // The stored payload: the agent's own count of log record bytes appended.
+        let stored = stored_log_bytes(&base) - stored_before;
         let _ = child.kill();
         let _ = child.wait();
         println!(
-            "outpost, 50 lines/s, {label}: {:.1} MB written per hour for {:.1} MB of lines per hour: {:.2}x",
+            "outpost, 50 lines/s, {label}: {:.1} MB written per hour; lines {:.1} MB/h ({:.2}x), stored log events {:.1} MB/h ({:.2}x)",
             written as f64 / secs * 3600.0 / 1e6,
             payload as f64 / secs * 3600.0 / 1e6,
-            written as f64 / payload as f64
+            written as f64 / payload as f64,
+            stored as f64 / secs * 3600.0 / 1e6,
+            written as f64 / stored.max(1) as f64
         );
         let _ = std::fs::remove_dir_all(&base);
     }

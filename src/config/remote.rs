@@ -41,6 +41,7 @@ pub const ALLOWED: &[&str] = &[
     "sample.filesystem",
     "sample.netdev",
     "store.commit_interval",
+    "store.commit_interval_rereadable",
     "store.commit_bytes",
     "store.max_bytes",
     "store.max_age",

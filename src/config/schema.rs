@@ -243,6 +243,8 @@ pub struct RawStore {
     /// `redb` (default) or `sled` (builds with the `store-sled` feature).
     pub backend: Option<String>,
     pub commit_interval: Option<String>,
+    /// Commit cadence for file/journald events and acknowledgements (default 5 s).
+    pub commit_interval_rereadable: Option<String>,
     pub commit_bytes: Option<String>,
     pub max_bytes: Option<String>,
     pub min_free_disk: Option<String>,

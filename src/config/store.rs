@@ -12,6 +12,10 @@ use super::Problems;
 pub struct StoreConfig {
     pub backend: BackendKind,
     pub commit_interval: Duration,
+    /// How long what can be recovered without the store may wait for a commit: records of
+    /// sources that can read their input again (files, journald: their checkpoint waits with
+    /// them) and acknowledgements (journaled for a killed process).
+    pub commit_interval_rereadable: Duration,
     pub commit_bytes: u64,
     pub max_bytes: u64,
     /// Per class, indexed by `Class::index()`: metrics, logs, alerts.
@@ -26,6 +30,7 @@ impl Default for StoreConfig {
         StoreConfig {
             backend: BackendKind::Redb,
             commit_interval: Duration::from_secs(1),
+            commit_interval_rereadable: Duration::from_secs(5),
             commit_bytes: 256 << 10,
             max_bytes: 512 << 20,
             max_age: [
@@ -110,6 +115,14 @@ pub fn resolve(p: &mut Problems, st: &RawStore) -> StoreConfig {
             "store.commit_interval",
             st.commit_interval.as_deref(),
             d.commit_interval,
+            Duration::from_millis(10),
+            Duration::from_secs(3600),
+        ),
+        commit_interval_rereadable: duration(
+            p,
+            "store.commit_interval_rereadable",
+            st.commit_interval_rereadable.as_deref(),
+            d.commit_interval_rereadable,
             Duration::from_millis(10),
             Duration::from_secs(3600),
         ),

@@ -128,7 +128,12 @@ pub struct Store {
     /// Appended, not yet committed; oldest first (evictions pop from the front).
     pending: [VecDeque<Record>; 3],
     pending_bytes: u64,
+    /// Since when records that nothing else can recover have waited (`commit_interval`).
     pending_since: Option<Instant>,
+    /// Since when what can be recovered without the store has waited: records of sources
+    /// that re-read their input, their checkpoints, acknowledgements, deletions
+    /// (`commit_interval_rereadable`).
+    lazy_since: Option<Instant>,
     pending_deletes: Vec<(Class, u64)>,
     cursors_dirty: bool,
     /// Source checkpoints (a file offset, a journal cursor), latest first: what a restarted
@@ -181,6 +186,7 @@ impl Store {
             pending: Default::default(),
             pending_bytes: 0,
             pending_since: None,
+            lazy_since: None,
             pending_deletes: Vec::new(),
             cursors_dirty: false,
             checkpoints: BTreeMap::new(),
@@ -421,11 +427,22 @@ impl Store {
             .min()
     }
 
+    /// Appends a record of a source that can read it again after a crash (its checkpoint is
+    /// set after it): it may wait `commit_interval_rereadable` for its commit.
+    pub fn append_rereadable(&mut self, class: Class, ts_ms: i64, data: Vec<u8>) -> u64 {
+        let since = self.pending_since;
+        let seq = self.append(class, ts_ms, data);
+        self.pending_since = since;
+        self.lazy_since.get_or_insert_with(Instant::now);
+        seq
+    }
+
     /// Appends one record; returns its sequence number. Durable after the next commit.
     pub fn append(&mut self, class: Class, ts_ms: i64, data: Vec<u8>) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.pending_bytes += data.len() as u64 + 16;
+        self.stats.appended_bytes[class.index()] += data.len() as u64;
         self.pending[class.index()].push_back(Record {
             seq,
             class,
@@ -466,7 +483,7 @@ impl Store {
     pub fn set_checkpoint(&mut self, source: &str, value: Vec<u8>) {
         self.checkpoints.insert(source.to_string(), value.clone());
         self.pending_checkpoints.insert(source.to_string(), value);
-        self.pending_since.get_or_insert_with(Instant::now);
+        self.lazy_since.get_or_insert_with(Instant::now);
     }
 
     /// The latest checkpoint of a source (this process's, else the stored one).
@@ -486,10 +503,16 @@ impl Store {
         if let Some(u) = &self.unavailable {
             return Instant::now() >= u.retry_at;
         }
+        if self.pending_since.is_none() && self.lazy_since.is_none() {
+            return true; // work without a clock (a replayed journal, an eviction): now
+        }
         self.pending_bytes >= self.cfg.commit_bytes
             || self
                 .pending_since
-                .is_none_or(|t| t.elapsed() >= self.cfg.commit_interval)
+                .is_some_and(|t| t.elapsed() >= self.cfg.commit_interval)
+            || self
+                .lazy_since
+                .is_some_and(|t| t.elapsed() >= self.cfg.commit_interval_rereadable)
     }
 
     /// When the next commit is due at the latest (for the store thread's sleep).
@@ -502,11 +525,13 @@ impl Store {
             || self.cursors_dirty
             || !self.pending_checkpoints.is_empty()
         {
-            return Some(
-                self.pending_since
-                    .map(|t| t + self.cfg.commit_interval)
-                    .unwrap_or_else(Instant::now),
-            );
+            let strict = self.pending_since.map(|t| t + self.cfg.commit_interval);
+            let lazy = self.lazy_since.map(|t| t + self.cfg.commit_interval_rereadable);
+            return Some(match (strict, lazy) {
+                (Some(a), Some(b)) => a.min(b),
+                (Some(a), None) | (None, Some(a)) => a,
+                (None, None) => Instant::now(),
+            });
         }
         None
     }
@@ -737,6 +762,7 @@ impl Store {
                 }
                 self.pending_bytes = 0;
                 self.pending_since = None;
+                self.lazy_since = None;
                 self.pending_deletes.clear();
                 if self.cursors_dirty {
                     // The cursors are durable now: the journal's lines are not needed.
@@ -914,6 +940,7 @@ impl Store {
     /// its cache and the quarantine bound are fixed for the life of the open store.
     pub fn reconfigure(&mut self, new: &StoreConfig) {
         self.cfg.commit_interval = new.commit_interval;
+        self.cfg.commit_interval_rereadable = new.commit_interval_rereadable;
         self.cfg.commit_bytes = new.commit_bytes;
         self.cfg.max_bytes = new.max_bytes;
         self.cfg.max_age = new.max_age;
@@ -950,6 +977,7 @@ impl Store {
         }
         s.read_pos = s.read_pos.max(s.cursor.acked);
         self.cursors_dirty = true;
+        self.lazy_since.get_or_insert_with(Instant::now);
         if let Some(j) = self.ack_journal.as_mut() {
             use std::io::Write;
             let _ = j.write_all(format!("{sink} {after} {last}\n").as_bytes());

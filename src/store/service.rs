@@ -226,7 +226,11 @@ fn serve(
                 let bytes: u64 = items.iter().map(|(_, d)| d.len() as u64).sum();
                 shared.batch_bytes.fetch_sub(bytes, Ordering::SeqCst);
                 for (ts_ms, data) in items {
-                    store.append(class, ts_ms, data);
+                    if checkpoint.is_some() {
+                        store.append_rereadable(class, ts_ms, data);
+                    } else {
+                        store.append(class, ts_ms, data);
+                    }
                 }
                 if let Some((source, value)) = checkpoint {
                     store.set_checkpoint(&source, value);
@@ -250,7 +254,15 @@ fn serve(
                     .map_err(|e| StoreError::Unavailable(e.to_string()));
                 let _ = reply.send(r);
             }
-            Ok(Command::Ack { sink, after, last }) => store.ack_range(&sink, after, last),
+            Ok(Command::Ack { sink, after, last }) => {
+                store.ack_range(&sink, after, last);
+                // Acknowledgements may wait for their commit; what sinks have delivered is
+                // shown at once (the stdin drain waits on it).
+                if last_publish.elapsed() >= Duration::from_millis(100) {
+                    publish(&store, shared);
+                    last_publish = Instant::now();
+                }
+            }
             Ok(Command::Reconfigure(new)) => {
                 store.reconfigure(&new);
                 *cfg = new;

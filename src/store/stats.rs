@@ -69,6 +69,8 @@ pub struct StoreStats {
     pub disk_bytes: u64,
     pub durable_seq: u64,
     pub appended: [u64; 3],
+    /// Record payload bytes appended, per class (what the write amplification is relative to).
+    pub appended_bytes: [u64; 3],
     pub dropped: BTreeMap<(Class, DropReason), u64>,
     pub recoveries: BTreeMap<String, u64>,
     pub unclean_starts: u64,
@@ -112,6 +114,11 @@ impl StoreStats {
             "Records appended by class.",
             c,
         );
+        let mut appended_bytes = Family::new(
+            "outpost_store_appended_bytes_total",
+            "Record payload bytes appended by class.",
+            c,
+        );
         let mut oldest = Family::new(
             "outpost_store_oldest_record_age_seconds",
             "Age of the oldest record held, by class.",
@@ -121,11 +128,12 @@ impl StoreStats {
             records.push(class_label(cl), self.records[cl.index()] as f64);
             bytes.push(class_label(cl), self.bytes[cl.index()] as f64);
             appended.push(class_label(cl), self.appended[cl.index()] as f64);
+            appended_bytes.push(class_label(cl), self.appended_bytes[cl.index()] as f64);
             if let Some(ts) = self.oldest_ts[cl.index()] {
                 oldest.push(class_label(cl), (now_s() - ts as f64 / 1000.0).max(0.0));
             }
         }
-        out.extend([records, bytes, appended, oldest]);
+        out.extend([records, bytes, appended, appended_bytes, oldest]);
         let mut dropped = Family::new(
             "outpost_store_dropped_records_total",
             "Records dropped from the store by class and reason.",
