@@ -35,7 +35,12 @@
 //!
 //! **Checkpoints.** A source that can re-read its input (file offsets, journal cursors) stores
 //! its position with [`StoreHandle::append_batch`]: the position is written in the same commit
-//! as the records handed over before it, so it is durable exactly when they are.
+//! as the records handed over before it, so it is durable exactly when they are. A crash
+//! cannot lose such records (the source reads them again), so they, their checkpoints,
+//! acknowledgements and the deletions those cause may wait `commit_interval_rereadable`
+//! (5 s) for a commit; only what nothing else can recover (metrics, stdin, the agent's own
+//! log) starts the `commit_interval` clock. Fewer commits: each redb commit rewrites ~40 KB of
+//! pages whatever it carries.
 //!
 //! **Bounds.** Before each commit: records older than `max_age` (per class) are evicted; then,
 //! while the store would exceed `max_bytes`, or the filesystem would drop below
