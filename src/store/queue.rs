@@ -134,6 +134,9 @@ pub struct Store {
     /// that re-read their input, their checkpoints, acknowledgements, deletions
     /// (`commit_interval_rereadable`).
     lazy_since: Option<Instant>,
+    /// The last re-readable append: when such records stop coming (a burst ended), they are
+    /// committed after `commit_interval` instead of waiting for `commit_interval_rereadable`.
+    lazy_last: Option<Instant>,
     pending_deletes: Vec<(Class, u64)>,
     cursors_dirty: bool,
     /// Source checkpoints (a file offset, a journal cursor), latest first: what a restarted
@@ -187,6 +190,7 @@ impl Store {
             pending_bytes: 0,
             pending_since: None,
             lazy_since: None,
+            lazy_last: None,
             pending_deletes: Vec::new(),
             cursors_dirty: false,
             checkpoints: BTreeMap::new(),
@@ -433,7 +437,9 @@ impl Store {
         let since = self.pending_since;
         let seq = self.append(class, ts_ms, data);
         self.pending_since = since;
-        self.lazy_since.get_or_insert_with(Instant::now);
+        let now = Instant::now();
+        self.lazy_since.get_or_insert(now);
+        self.lazy_last = Some(now);
         seq
     }
 
@@ -513,6 +519,9 @@ impl Store {
             || self
                 .lazy_since
                 .is_some_and(|t| t.elapsed() >= self.cfg.commit_interval_rereadable)
+            || self
+                .lazy_last
+                .is_some_and(|t| t.elapsed() >= self.cfg.commit_interval)
     }
 
     /// When the next commit is due at the latest (for the store thread's sleep).
@@ -526,7 +535,12 @@ impl Store {
             || !self.pending_checkpoints.is_empty()
         {
             let strict = self.pending_since.map(|t| t + self.cfg.commit_interval);
-            let lazy = self.lazy_since.map(|t| t + self.cfg.commit_interval_rereadable);
+            let lazy = self
+                .lazy_since
+                .map(|t| t + self.cfg.commit_interval_rereadable)
+                .into_iter()
+                .chain(self.lazy_last.map(|t| t + self.cfg.commit_interval))
+                .min();
             return Some(match (strict, lazy) {
                 (Some(a), Some(b)) => a.min(b),
                 (Some(a), None) | (None, Some(a)) => a,
@@ -763,6 +777,7 @@ impl Store {
                 self.pending_bytes = 0;
                 self.pending_since = None;
                 self.lazy_since = None;
+                self.lazy_last = None;
                 self.pending_deletes.clear();
                 if self.cursors_dirty {
                     // The cursors are durable now: the journal's lines are not needed.
