@@ -60,6 +60,29 @@ fn logs_config(dir: &Path, port: u16, source: &str, logstash: &str) -> PathBuf {
     )
 }
 
+/// A test directory with an empty `logs/` in it.
+fn logs_dir(tag: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new(tag);
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    (dir, logs)
+}
+
+/// A `[[logs.source]]` of type file named `name`, reading `<logs>/<pattern>` from the start
+/// of each file and polling every 50 ms, plus `extra` keys.
+fn file_source(name: &str, logs: &Path, pattern: &str, extra: &str) -> String {
+    format!(
+        "[[logs.source]]\nname = \"{name}\"\ntype = \"file\"\npaths = [\"{}/{pattern}\"]\n\
+         start_at = \"beginning\"\npoll_interval = \"50ms\"\n{extra}",
+        logs.display()
+    )
+}
+
+/// `[logstash]` to `url` sending at once (`linger = "0s"`), plus `extra` keys.
+fn logstash_to(url: &str, extra: &str) -> String {
+    format!("[logstash]\nurl = \"{url}\"\nlinger = \"0s\"\n{extra}")
+}
+
 /// Writes lines to `rename.log` (rotated by rename+create) and `copy.log` (rotated by
 /// copytruncate) at `rate` lines/s in total until `stop`; returns how many lines each got.
 fn writer(dir: PathBuf, rate: u64, total: u64, every: u64) -> std::thread::JoinHandle<BTreeMap<String, u64>> {
@@ -107,23 +130,19 @@ fn writer(dir: PathBuf, rate: u64, total: u64, every: u64) -> std::thread::JoinH
 
 #[test]
 fn rotation_kill9_and_an_outage_lose_no_line() {
-    let dir = TempDir::new("logs-rotation");
-    let logs = dir.path().join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
+    let (dir, logs) = logs_dir("logs-rotation");
     let receiver = Receiver::start(Options::default());
     let port = free_port();
     let cfg = logs_config(
         dir.path(),
         port,
-        &format!(
-            "[[logs.source]]\nname = \"app\"\ntype = \"file\"\npaths = [\"{}/*.log\"]\nstart_at = \"beginning\"\n\
-             poll_interval = \"50ms\"\nscan_interval = \"200ms\"\nrotate_wait = \"1s\"\n",
-            logs.display()
+        &file_source(
+            "app",
+            &logs,
+            "*.log",
+            "scan_interval = \"200ms\"\nrotate_wait = \"1s\"\n",
         ),
-        &format!(
-            "[logstash]\nurl = \"{}\"\nlinger = \"0s\"\nretry_min = \"100ms\"\nretry_max = \"1s\"\n",
-            receiver.url()
-        ),
+        &logstash_to(&receiver.url(), "retry_min = \"100ms\"\nretry_max = \"1s\"\n"),
     );
     let mut rng = Rng::new();
     // 1,000 lines/s for 30 s, rotating every 3,000 lines (1,500 per file).
@@ -209,20 +228,14 @@ fn rotation_kill9_and_an_outage_lose_no_line() {
 
 #[test]
 fn a_reused_inode_with_other_content_is_read_from_its_start() {
-    let dir = TempDir::new("logs-inode");
-    let logs = dir.path().join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
+    let (dir, logs) = logs_dir("logs-inode");
     let receiver = Receiver::start(Options::default());
     let port = free_port();
     let cfg = logs_config(
         dir.path(),
         port,
-        &format!(
-            "[[logs.source]]\nname = \"app\"\ntype = \"file\"\npaths = [\"{}/app.log\"]\nstart_at = \"beginning\"\n\
-             poll_interval = \"50ms\"\nscan_interval = \"100ms\"\n",
-            logs.display()
-        ),
-        &format!("[logstash]\nurl = \"{}\"\nlinger = \"0s\"\n", receiver.url()),
+        &file_source("app", &logs, "app.log", "scan_interval = \"100ms\"\n"),
+        &logstash_to(&receiver.url(), ""),
     );
     let path = logs.join("app.log");
     let first: String = (1..=50).map(|i| line("first", i)).collect();
@@ -265,9 +278,7 @@ fn a_reused_inode_with_other_content_is_read_from_its_start() {
 
 #[test]
 fn logstash_refusals_and_an_outage_lose_nothing() {
-    let dir = TempDir::new("logs-logstash");
-    let logs = dir.path().join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
+    let (dir, logs) = logs_dir("logs-logstash");
     let receiver = Receiver::start(Options {
         credentials: Some("shipper:s3cret".into()),
         max_body: Some(4 * 1024),
@@ -277,10 +288,11 @@ fn logstash_refusals_and_an_outage_lose_nothing() {
     let cfg = logs_config(
         dir.path(),
         port,
-        &format!(
-            "[[logs.source]]\nname = \"app\"\ntype = \"file\"\npaths = [\"{}/app.log\"]\nstart_at = \"beginning\"\n\
-             poll_interval = \"50ms\"\nscan_interval = \"100ms\"\nmax_line_bytes = \"64KiB\"\n",
-            logs.display()
+        &file_source(
+            "app",
+            &logs,
+            "app.log",
+            "scan_interval = \"100ms\"\nmax_line_bytes = \"64KiB\"\n",
         ),
         &format!(
             "[logstash]\nurl = \"{}\"\nusername = \"shipper\"\npassword_file = \"{}\"\nlinger = \"200ms\"\n\
@@ -402,9 +414,7 @@ fn logstash_refusals_and_an_outage_lose_nothing() {
 
 #[test]
 fn wrong_credentials_are_rejected_counted_and_logged_once() {
-    let dir = TempDir::new("logs-401");
-    let logs = dir.path().join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
+    let (dir, logs) = logs_dir("logs-401");
     let receiver = Receiver::start(Options {
         credentials: Some("shipper:right".into()),
         max_body: None,
@@ -414,10 +424,7 @@ fn wrong_credentials_are_rejected_counted_and_logged_once() {
     let cfg = logs_config(
         dir.path(),
         port,
-        &format!(
-            "[[logs.source]]\nname = \"app\"\ntype = \"file\"\npaths = [\"{}/app.log\"]\nstart_at = \"beginning\"\npoll_interval = \"50ms\"\n",
-            logs.display()
-        ),
+        &file_source("app", &logs, "app.log", ""),
         &format!(
             "[logstash]\nurl = \"{}\"\nusername = \"shipper\"\npassword_file = \"{}\"\nlinger = \"0s\"\nmax_events = 10\n",
             receiver.url(),
@@ -482,7 +489,7 @@ fn stdin_sidecar_delivers_every_line_and_exits_0() {
         dir.path(),
         port,
         "[[logs.source]]\nname = \"pipe\"\ntype = \"stdin\"\n[logs]\ndrain_timeout = \"20s\"\n",
-        &format!("[logstash]\nurl = \"{}\"\nlinger = \"0s\"\n", receiver.url()),
+        &logstash_to(&receiver.url(), ""),
     );
     let input: String = (1..=5000).map(|i| line("pipe", i)).collect();
     assert_eq!(cat_into_outpost(dir.path(), &cfg, &input), Some(0));
@@ -554,7 +561,7 @@ fn loghub_samples_arrive_intact() {
              poll_interval = \"50ms\"\npartial_line_wait = \"300ms\"\nmultiline = {{ builtin = false }}\n",
             root.display()
         ),
-        &format!("[logstash]\nurl = \"{}\"\nlinger = \"0s\"\n", receiver.url()),
+        &logstash_to(&receiver.url(), ""),
     );
     let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let redactor = outpost::sources::logs::redact::Redactor::new(&[]);
@@ -612,9 +619,7 @@ fn loghub_samples_arrive_intact() {
 
 #[test]
 fn secrets_never_reach_the_store_logstash_or_mqtt() {
-    let dir = TempDir::new("logs-redact");
-    let logs = dir.path().join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
+    let (dir, logs) = logs_dir("logs-redact");
     let receiver = Receiver::start(Options::default());
     let broker = common::broker::Broker::new(dir.path());
     let port = free_port();
@@ -796,7 +801,7 @@ fn journald_entries_arrive_mapped_and_resume_after_the_cursor() {
             "[[logs.source]]\nname = \"journal\"\ntype = \"journald\"\njournal_directory = \"{}\"\nunits = [\"app.service\"]\nstart_at = \"beginning\"\n",
             journal.display()
         ),
-        &format!("[logstash]\nurl = \"{}\"\nlinger = \"0s\"\n", receiver.url()),
+        &logstash_to(&receiver.url(), ""),
     );
     let mut agent = start_outpost(&cfg, port);
     wait_for("two app.service entries", Duration::from_secs(20), || {
@@ -874,9 +879,7 @@ fn a_missing_journalctl_is_reported_and_the_agent_runs_on() {
 
 #[test]
 fn log_sources_changed_over_remote_config_restart_from_their_positions() {
-    let dir = TempDir::new("logs-remote");
-    let logs = dir.path().join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
+    let (dir, logs) = logs_dir("logs-remote");
     let broker = common::broker::Broker::new(dir.path());
     let receiver = Receiver::start(Options::default());
     let port = free_port();
@@ -896,7 +899,7 @@ fn log_sources_changed_over_remote_config_restart_from_their_positions() {
             logs.join("a.log").display(),
             broker.port
         ),
-        &format!("[logstash]\nurl = \"{}\"\nlinger = \"0s\"\n", receiver.url()),
+        &logstash_to(&receiver.url(), ""),
     );
     let mut a = std::fs::OpenOptions::new()
         .create(true)
@@ -981,9 +984,7 @@ fn log_sources_changed_over_remote_config_restart_from_their_positions() {
 
 #[test]
 fn tcp_json_lines_mode_delivers_one_event_per_line() {
-    let dir = TempDir::new("logs-tcp");
-    let logs = dir.path().join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
+    let (dir, logs) = logs_dir("logs-tcp");
     // A Logstash `tcp` input with `codec => json_lines`: one JSON object per line.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -1006,10 +1007,7 @@ fn tcp_json_lines_mode_delivers_one_event_per_line() {
     let cfg = logs_config(
         dir.path(),
         port,
-        &format!(
-            "[[logs.source]]\nname = \"app\"\ntype = \"file\"\npaths = [\"{}/app.log\"]\nstart_at = \"beginning\"\npoll_interval = \"50ms\"\n",
-            logs.display()
-        ),
+        &file_source("app", &logs, "app.log", ""),
         &format!("[logstash]\nurl = \"tcp://{addr}\"\nlinger = \"0s\"\n"),
     );
     let text: String = (1..=200).map(|i| line("app", i)).collect();
@@ -1030,20 +1028,19 @@ fn tcp_json_lines_mode_delivers_one_event_per_line() {
 
 #[test]
 fn huge_lines_invalid_utf8_and_binary_garbage_are_kept_marked_and_counted() {
-    let dir = TempDir::new("logs-bad");
-    let logs = dir.path().join("logs");
-    std::fs::create_dir_all(&logs).unwrap();
+    let (dir, logs) = logs_dir("logs-bad");
     let receiver = Receiver::start(Options::default());
     let port = free_port();
     let cfg = logs_config(
         dir.path(),
         port,
-        &format!(
-            "[[logs.source]]\nname = \"bad\"\ntype = \"file\"\npaths = [\"{}/*.log\"]\nstart_at = \"beginning\"\n\
-             poll_interval = \"50ms\"\nmax_line_bytes = \"4KiB\"\nformat = \"json\"\n",
-            logs.display()
+        &file_source(
+            "bad",
+            &logs,
+            "*.log",
+            "max_line_bytes = \"4KiB\"\nformat = \"json\"\n",
         ),
-        &format!("[logstash]\nurl = \"{}\"\nlinger = \"0s\"\n", receiver.url()),
+        &logstash_to(&receiver.url(), ""),
     );
     let mut bytes = Vec::new();
     bytes.extend_from_slice(b"{\"msg\":\"first\",\"level\":\"info\"}\n");
