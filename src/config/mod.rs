@@ -28,6 +28,7 @@ pub mod remote_write;
 pub mod sample;
 pub mod schema;
 pub mod scrape;
+pub mod signatures;
 pub mod store;
 pub mod units;
 pub mod validate;
@@ -156,6 +157,7 @@ pub fn load(path: Option<&Path>, board: Option<&str>) -> Result<Config, ConfigEr
             schema::RawConfig::default(),
             Origin::Embedded,
             board,
+            None,
             Problems::default(),
         ),
         Some(path) => {
@@ -182,7 +184,11 @@ pub fn parse_toml(text: &str, origin: Origin, board: Option<&str>) -> Result<Con
         }
     };
     let (raw, problems) = schema::read(&doc);
-    let mut cfg = validate::validate(raw, origin.clone(), board, problems)?;
+    let dir = match &origin {
+        Origin::File(p) => signatures::config_dir(Some(p)),
+        _ => None,
+    };
+    let mut cfg = validate::validate(raw, origin.clone(), board, dir.as_deref(), problems)?;
     // The same document, for remote configs to be laid over.
     cfg.base = std::sync::Arc::new(Base {
         doc,

@@ -87,6 +87,22 @@ pub const ALLOWED: &[&str] = &[
     "logstash.backfill_rate",
     "logstash.retry_min",
     "logstash.retry_max",
+    // The engine's catalog and grouping travel inline (and then win over the local files);
+    // the file paths stay local.
+    "signatures.enabled",
+    "signatures.shadow",
+    "signatures.catalog",
+    "signatures.grouping",
+    "signatures.canonicalization",
+    "signatures.learn",
+    "signatures.generic_min_level",
+    "signatures.max_fingerprints",
+    "signatures.max_decisions_per_minute",
+    "signatures.resolve_after",
+    "signatures.repeat_interval",
+    "signatures.max_clock_skew",
+    "signatures.state_interval",
+    "signatures.max_scan_bytes",
 ];
 
 /// Keys inside an allowed section that stay local: the program a journald source runs (a
@@ -206,7 +222,17 @@ pub fn build(version: u64, doc: Map<String, Value>, base: &Base) -> Result<(Conf
     for p in merged_problems.iter() {
         all.add(&p.path, p.message.clone());
     }
-    match validate::validate(raw, Origin::Remote(version), base.board.as_deref(), all) {
+    let dir = match &base.origin {
+        Origin::File(p) => super::signatures::config_dir(Some(p)),
+        _ => None,
+    };
+    match validate::validate(
+        raw,
+        Origin::Remote(version),
+        base.board.as_deref(),
+        dir.as_deref(),
+        all,
+    ) {
         Ok(mut cfg) => {
             cfg.base = std::sync::Arc::new(base.clone());
             Ok((cfg, merged))

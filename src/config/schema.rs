@@ -107,6 +107,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub logs: RawLogs,
     pub logstash: Option<RawLogstash>,
+    /// `[signatures]`: the alert engine (catalog, grouping, tunables).
+    pub signatures: Option<super::signatures::RawSignatures>,
 }
 
 /// `[logs]`: settings shared by every log source, and the sources.

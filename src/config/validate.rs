@@ -1,7 +1,7 @@
 //! Stage two of the configuration: from the file's strings to typed, checked values.
 //!
 //! Each section has its own file with its resolved type and its resolver (`agent`, `sample`,
-//! `metrics`, `store`, `mqtt`, `remote_write`, `pushgateway`, `scrape`, `logs`, `logstash`); this one runs them
+//! `metrics`, `store`, `mqtt`, `remote_write`, `pushgateway`, `scrape`, `logs`, `logstash`, `signatures`); this one runs them
 //! all on one [`Problems`] list, so an operator fixing a config sees every problem in one
 //! `check-config` run. Defaults live next to the checks, so `docs/CONFIG.md` has one place
 //! to be true to.
@@ -16,6 +16,7 @@ use super::remote_write::{self, RemoteWriteConfig};
 use super::sample::{self, SampleConfig};
 use super::schema::RawConfig;
 use super::scrape::{self, ScrapeJob};
+use super::signatures::{self, SignaturesConfig};
 use super::store::{self, StoreConfig};
 use super::{Base, ConfigError, Origin, Problems};
 
@@ -38,6 +39,8 @@ pub struct Config {
     /// `[logs]`: the log sources.
     pub logs: LogsConfig,
     pub logstash: Option<LogstashConfig>,
+    /// `[signatures]`: the alert engine; `None` when it is off.
+    pub signatures: Option<SignaturesConfig>,
 }
 
 /// Resolves every section of `raw`; `problems` may already hold stage one's (unknown keys,
@@ -46,6 +49,7 @@ pub fn validate(
     raw: RawConfig,
     origin: Origin,
     board_override: Option<&str>,
+    config_dir: Option<&std::path::Path>,
     mut problems: Problems,
 ) -> Result<Config, ConfigError> {
     let p = &mut problems;
@@ -65,6 +69,7 @@ pub fn validate(
     let scrape = scrape::resolve(p, &raw.scrape, sample.interval);
     let logs = logs::resolve(p, &raw.logs);
     let logstash = raw.logstash.as_ref().and_then(|r| logstash::resolve(p, r));
+    let signatures = signatures::resolve(p, raw.signatures.as_ref(), config_dir);
     if !problems.is_empty() {
         return Err(ConfigError::Invalid { origin, problems });
     }
@@ -85,5 +90,6 @@ pub fn validate(
         scrape,
         logs,
         logstash,
+        signatures,
     })
 }
