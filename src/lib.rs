@@ -5,7 +5,7 @@
 //! ```text
 //!  sources/ (host, scrape, logs; sensors next) ─┐
 //!                                               ├─> store/ (the crash-safe durable queue) ─> sinks/
-//!  engine/ (signatures; next) ──────────────────┘      (forward: one delivery engine; mqtt,
+//!  engine/ (signatures: classify, group, decide)┘      (forward: one delivery engine; mqtt,
 //!                                                        remote_write, logstash, pushgateway)
 //! ```
 //!
@@ -22,6 +22,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod engine;
 pub mod model;
 pub mod net;
 pub mod runtime;

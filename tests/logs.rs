@@ -564,7 +564,7 @@ fn loghub_samples_arrive_intact() {
         &logstash_to(&receiver.url(), ""),
     );
     let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let redactor = outpost::sources::logs::redact::Redactor::new(&[]);
+    let redactor = outpost::model::redact::Redactor::new(&[]);
     for entry in std::fs::read_dir(&root).unwrap() {
         let d = entry.unwrap().path();
         if !d.is_dir() {

@@ -5,8 +5,10 @@
 //! `/metrics` endpoint now, remote_write and Pushgateway later — renders the same names,
 //! labels and types that node_exporter users already have rules and dashboards for.
 
+pub mod alert;
 pub mod event;
 pub mod pushtext;
+pub mod redact;
 pub mod staleness;
 pub mod stored;
 pub mod text;

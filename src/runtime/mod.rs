@@ -213,6 +213,8 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
             config_status: status_rx,
         },
         stdin_done: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        inspect: Default::default(),
+        data_dir: data_path.clone(),
     };
     let mut tasks = Tasks::start(&current.cfg, &ctx);
 

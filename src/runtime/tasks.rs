@@ -17,6 +17,8 @@ use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::control::Applied;
+use crate::engine::Engine;
+use crate::model::alert::InspectSlot;
 use crate::model::pushtext::Latest;
 use crate::shutdown::Stop;
 use crate::sinks::logstash::LogstashSink;
@@ -39,6 +41,10 @@ pub struct Context {
     pub links: Links,
     /// Set by a stdin log source at the end of its input (the runtime then drains and exits).
     pub stdin_done: Arc<std::sync::atomic::AtomicBool>,
+    /// Where the log sources find the signature engine (set by the `signatures` task).
+    pub inspect: InspectSlot,
+    /// The data directory (the engine's state file).
+    pub data_dir: std::path::PathBuf,
 }
 
 /// A running component: its stop switch and what to wait for.
@@ -138,6 +144,11 @@ const COMPONENTS: &[Component] = &[
         section: "scrape",
         start: start_scrape,
     },
+    // Before the log sources, so their first events are classified.
+    Component {
+        section: "signatures",
+        start: start_signatures,
+    },
     Component {
         section: "logs",
         start: start_logs,
@@ -216,8 +227,55 @@ fn start_logs(cfg: &Config, ctx: &Context) -> Option<Task> {
     let stop = Stop::new();
     let mut env = Env::new(&cfg.logs, &cfg.agent.id, ctx.store.clone(), &ctx.telemetry);
     env.stdin_done = Arc::clone(&ctx.stdin_done);
+    env.inspect = ctx.inspect.clone();
     let running = LogSources::start(&cfg.logs, Arc::new(env), stop.clone());
     Some(Task::counted_threads("logs", stop, running))
+}
+
+/// The signature engine: classifies the log sources' events (through `ctx.inspect`), keeps
+/// its state in the data directory and stores its decisions. A changed `[signatures]`
+/// replaces it; the new engine starts from the state the old one wrote on its way out.
+fn start_signatures(cfg: &Config, ctx: &Context) -> Option<Task> {
+    let sc = cfg.signatures.as_ref()?;
+    let engine = match Engine::new(sc.clone(), &cfg.agent.id, &cfg.logs.redact_keys) {
+        Ok(e) => Arc::new(e),
+        Err(e) => {
+            log::error!("signatures: the engine cannot start: {e}");
+            return None;
+        }
+    };
+    crate::engine::task::restore(&engine, &ctx.data_dir);
+    log::info!(
+        "signatures: catalog {} ({} signatures in {} categories, canonicalization {}){}",
+        sc.catalog.origin,
+        sc.catalog.signatures.len(),
+        sc.catalog.categories.len(),
+        sc.canonicalization.as_str(),
+        if sc.shadow {
+            "; SHADOW MODE: decisions are recorded and shown, nothing is sent"
+        } else {
+            ""
+        }
+    );
+    ctx.telemetry
+        .register_report("signatures", Arc::clone(&engine.stats) as _);
+    ctx.telemetry.set_view(
+        "/errors",
+        Some(Arc::new(crate::engine::view::ErrorsView(Arc::clone(&engine)))),
+    );
+    ctx.inspect.set(Some(Arc::clone(&engine) as _));
+    let stop = Stop::new();
+    let running = crate::engine::task::start(
+        engine,
+        crate::engine::task::Hooks {
+            store: ctx.store.clone(),
+            data_dir: ctx.data_dir.clone(),
+            inspect: ctx.inspect.clone(),
+            telemetry: Arc::clone(&ctx.telemetry),
+        },
+        stop.clone(),
+    );
+    Some(Task::counted_threads("signatures", stop, running))
 }
 
 fn start_logstash(cfg: &Config, ctx: &Context) -> Option<Task> {

@@ -1,7 +1,8 @@
 //! JSON form of stored records, shared by every sink that speaks JSON (MQTT, Logstash) and by
 //! `outpost store export`: `{"seq", "class", "ts_ms", "data"}`, with metrics snapshots decoded
 //! into families (`{"name", "type", "samples": [{"labels": {..}, "value"}]}`) and log events
-//! into [`EventJson`] — the one JSON shape of a log event, documented in docs/LOGS.md.
+//! into [`EventJson`] — the one JSON shape of a log event, documented in docs/LOGS.md — and
+//! alert decisions into their JSON form (`model::alert::Decision::to_json`, docs/ENGINE.md).
 
 use serde::Serialize;
 
@@ -14,7 +15,7 @@ use crate::store::{Class, Record};
 enum Data {
     Metrics(StoredSnapshot),
     Log(Box<EventJson>),
-    Text(String),
+    Alert(serde_json::Value),
     Undecodable { error: String },
 }
 
@@ -36,7 +37,10 @@ fn line(r: &Record) -> Line<'_> {
             Ok(e) => Data::Log(Box::new(EventJson::from(e))),
             Err(e) => Data::Undecodable { error: e.to_string() },
         },
-        _ => Data::Text(String::from_utf8_lossy(&r.data).into_owned()),
+        Class::Alerts => match crate::model::alert::Decision::decode(&r.data) {
+            Ok(d) => Data::Alert(d.to_json()),
+            Err(error) => Data::Undecodable { error },
+        },
     };
     Line {
         seq: r.seq,

@@ -115,8 +115,26 @@ fn route(head: &[u8], telemetry: &Telemetry) -> (Response, bool) {
         "/" => Response::new(
             200,
             "OK",
-            format!("outpost {}\nmetrics: /metrics\n", super::VERSION),
+            format!(
+                "outpost {}\nmetrics: /metrics\nerrors: /errors?since=30m\n",
+                super::VERSION
+            ),
         ),
+        "/errors" => match telemetry.view(path) {
+            Some(v) => match v.render(target.split_once('?').map(|(_, q)| q).unwrap_or("")) {
+                Ok(body) => {
+                    let mut r = Response::new(200, "OK", body);
+                    r.content_type = "application/json";
+                    r
+                }
+                Err(e) => Response::new(400, "Bad Request", format!("{e}\n")),
+            },
+            None => Response::new(
+                404,
+                "Not Found",
+                "the signature engine is not running (no [signatures] section or catalog)\n",
+            ),
+        },
         _ => Response::new(404, "Not Found", "not found; try /metrics\n"),
     };
     (response, head_only)

@@ -89,6 +89,15 @@ pub struct Telemetry {
     sampled: AtomicBool,
     http: Mutex<HttpCounts>,
     entries: Mutex<Vec<Entry>>,
+    /// JSON views served beside `/metrics` (`/errors`), by path.
+    views: Mutex<Vec<(&'static str, Arc<dyn View>)>>,
+}
+
+/// A JSON view the local endpoint serves at a path of its own (the signature engine's
+/// `/errors`); `query` is the request's query string (`since=30m`). `Err` is a client error
+/// (400) with its message.
+pub trait View: Send + Sync + 'static {
+    fn render(&self, query: &str) -> Result<String, String>;
 }
 
 /// Resident set size and CPU seconds of this process, from `/proc/self`.
@@ -120,6 +129,7 @@ impl Telemetry {
             sampled: AtomicBool::new(false),
             http: Mutex::new(HttpCounts::default()),
             entries: Mutex::new(Vec::new()),
+            views: Mutex::new(Vec::new()),
         })
     }
 
@@ -168,6 +178,23 @@ impl Telemetry {
                 any,
             }),
         }
+    }
+
+    /// Serves `view` at `path` (replacing what was there); `None` removes it.
+    pub fn set_view(&self, path: &'static str, view: Option<Arc<dyn View>>) {
+        let mut views = lock(&self.views);
+        views.retain(|(p, _)| *p != path);
+        if let Some(v) = view {
+            views.push((path, v));
+        }
+    }
+
+    /// The view served at `path`.
+    pub fn view(&self, path: &str) -> Option<Arc<dyn View>> {
+        lock(&self.views)
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, v)| Arc::clone(v))
     }
 
     /// Publishes the latest host exposition (rendered by the sampler).

@@ -3,9 +3,12 @@
 //! ```text
 //!  file tail (file.rs) ──┐  lines, with the offset each starts at
 //!  journald (journald.rs)├─> Assembler (multiline.rs, per input) ─> Pipeline: parse (parse.rs),
-//!  stdin (stdin.rs) ─────┤                                           redact (redact.rs), encode,
+//!  stdin (stdin.rs) ─────┤                                           redact (model/redact.rs), encode,
 //!  agent's log (internal)┘                                           batch ─> store + checkpoint
 //! ```
+//!
+//! Before an event is encoded it passes the signature engine when one runs
+//! ([`Env::inspect`]), which adds its `error_*` fields; the sources do not know the engine.
 //!
 //! Every source runs on a thread of its own (file and pipe reads block; journald is a child
 //! process) and shares one [`Pipeline`] type, so a line from a file, the journal or stdin
@@ -23,7 +26,6 @@ pub mod internal;
 pub mod journald;
 pub mod multiline;
 pub mod parse;
-pub mod redact;
 pub mod stdin;
 
 use std::collections::BTreeMap;
@@ -32,9 +34,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use self::multiline::Record as Lines;
-use self::redact::Redactor;
 use crate::config::logs::{LogSource, LogsConfig, SourceKind};
+use crate::model::alert::InspectSlot;
 use crate::model::event::{flags, Event, Level, Value};
+use crate::model::redact::Redactor;
 use crate::model::{now_ms, Family, MetricKind};
 use crate::shutdown::Stop;
 use crate::store::{Append, Class, StoreHandle};
@@ -55,6 +58,8 @@ pub struct Env {
     pub host: String,
     /// Set by the stdin source when its input ended and everything read is durable.
     pub stdin_done: Arc<AtomicBool>,
+    /// The signature engine, when it runs: every event passes it before it is stored.
+    pub inspect: InspectSlot,
 }
 
 impl Env {
@@ -66,6 +71,7 @@ impl Env {
             gateway: gateway.to_string(),
             host: hostname(),
             stdin_done: Arc::new(AtomicBool::new(false)),
+            inspect: InspectSlot::default(),
         }
     }
 }
@@ -170,7 +176,7 @@ impl Pipeline {
             fl |= flags::REDACTED;
         }
         let level = known.level.or(parsed.level);
-        let event = Event {
+        let mut event = Event {
             timestamp_ms,
             ingest_ms: now,
             level,
@@ -194,6 +200,9 @@ impl Pipeline {
             flags: fl,
         };
         self.next_seq += 1;
+        if let Some(engine) = self.env.inspect.get() {
+            engine.inspect(&mut event);
+        }
         self.count(&event);
         let bytes = event.encode();
         self.batch_bytes += bytes.len();

@@ -7,6 +7,10 @@
 //! A key matches when it *contains* one of the words (`db_password`, `X-Auth-Token`), as
 //! credentials are named in the wild. The cost is one regex scan per message (the regex
 //! crate's literal prefilter skips lines without any of the words).
+//!
+//! It lives in `model` because two stages use it: the log sources before storing, and the
+//! signature engine on the samples it keeps (lines `outpost signatures replay` reads never
+//! passed a source).
 
 use regex::Regex;
 
@@ -41,7 +45,7 @@ impl Redactor {
         // key, separator (an optional closing quote, `=` or `:`), then the value: quoted, or
         // up to a space or delimiter; an auth scheme word stays in front of the masked part.
         let text = Regex::new(&format!(
-            r#"(?i)([\w.-]*(?:{alt})[\w.-]*)("?'?\s*[:=]\s*)("[^"]*"|'[^']*'|(?:(?:Bearer|Basic|Digest|Token)\s+)?[^\s"',;&}}\]]+)"#
+            r#"(?i)([\w.-]*(?:{alt})[\w.-]*)("?'?\s*[:=]\s*)("[^"]*"|'[^']*'|(?:(?:Bearer|Basic|Digest|Token)\s+)?(?:\[REDACTED\]|[^\s"',;&}}\]]+))"#
         ))
         .expect("built from escaped words");
         let bearer = Regex::new(r"(?i)\b(Bearer)\s+[A-Za-z0-9._~+/=-]{6,}").expect("constant");
@@ -58,7 +62,10 @@ impl Redactor {
         if self.text.is_match(s) {
             let r = self.text.replace_all(s, |c: &regex::Captures<'_>| {
                 let v = &c[3];
-                let masked = if v.starts_with('"') {
+                // Masked already (the engine redacts samples the sources redacted).
+                let masked = if v.ends_with(MASK) {
+                    v.to_string()
+                } else if v.starts_with('"') {
                     format!("\"{MASK}\"")
                 } else if v.starts_with('\'') {
                     format!("'{MASK}'")
@@ -105,6 +112,19 @@ impl Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masking_twice_changes_nothing() {
+        let r = Redactor::new(&[]);
+        for input in [
+            "login password=hunter2 ok",
+            "Authorization: Bearer eyJhbGciOi.x.y",
+            r#"{"api_key": "abc 123"}"#,
+        ] {
+            let once = r.text(input).unwrap();
+            assert_eq!(r.text(&once), None, "{once}");
+        }
+    }
 
     #[test]
     fn masks_values_not_keys() {

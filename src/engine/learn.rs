@@ -1,0 +1,206 @@
+//! Learned templates (`[signatures] learn = true`): where the masks of `v1` leave a variable
+//! word (a user name, a service name), groups that differ only there are merged, online, in
+//! the manner of Drain (He et al., ICWS 2017).
+//!
+//! Canonical forms (before lower-casing) are split into tokens; forms with the same
+//! category, token count and first token are compared with the templates learned so far: the
+//! share of positions where the tokens are equal is the similarity, and a form at least
+//! [`SIMILARITY`] similar to a template joins it — if every position that differs holds
+//! lower-case words on both sides — and those positions become `<*>` in the template.
+//! A position the template has already learned as variable takes any token. Otherwise the
+//! form starts a template of its own. The case rule is what keeps enumerations
+//! apart: `VM Started` / `VM Stopped`, `GET` / `POST`, `HTTPS` / `SOCKS5` are written
+//! capitalised or in capitals and stay separate groups, while user and service names
+//! (`root`, `admin`, `chargen`) are lower-case words and merge.
+//!
+//! **A fingerprint never changes for the group it names**: a template's fingerprint is
+//! `sha1("{category}|{canonical}")` of the first form that started it, fixed when it is
+//! created, whatever the template learns later. The templates are part of the engine's state
+//! file, so a restart continues with what was learned. The cost: a fingerprint depends on
+//! what this gateway saw first, so two gateways may name one template differently; without
+//! learning a fingerprint is a pure function of the message (docs/ENGINE.md).
+//!
+//! Bounded: at most `max` templates (the least recently used tenth is dropped when full).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::canon::fingerprint;
+
+/// The share of equal positions that makes a form join a template. One value for every log
+/// (measured on the 16 LogHub samples: docs/ENGINE.md).
+pub const SIMILARITY: f64 = 0.7;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Template {
+    tokens: Vec<String>,
+    fingerprint: String,
+    used: u64,
+}
+
+/// The learned templates.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Learner {
+    /// (category, token count, first token) → templates.
+    buckets: HashMap<String, Vec<Template>>,
+    count: usize,
+    clock: u64,
+}
+
+/// A lower-case word: what a variable name (user, service) looks like.
+fn lower_word(t: &str) -> bool {
+    t.bytes().any(|b| b.is_ascii_lowercase())
+        && t.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.#".contains(&b))
+}
+
+/// What may differ at a learned position: lower-case words, masked values and tokens with
+/// masked digits (identifiers: `Package_for_KB#~#`), also in brackets, and nothing at all
+/// between brackets (`()` vs `(host.lan)`).
+fn variable(t: &str) -> bool {
+    let core = t.trim_matches(|c: char| "()[]{},;:".contains(c));
+    core.is_empty()
+        || lower_word(core)
+        || inner_capital(core)
+        || (core.starts_with('<') && core.ends_with('>'))
+        || core.contains('#')
+}
+
+/// `PlcmSpIp`, `iPhone`: a capital after the first letter, among lower-case letters — an
+/// identifier, not a capitalised word (`Started`) or an acronym (`HTTPS`).
+fn inner_capital(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.iter().any(u8::is_ascii_lowercase)
+        && b.iter().skip(1).any(u8::is_ascii_uppercase)
+        && b.iter().all(|c| c.is_ascii_alphanumeric())
+}
+
+fn key(category: &str, tokens: &[&str]) -> String {
+    let first = tokens.first().copied().unwrap_or("");
+    // A first token that is a value does not name a kind of message.
+    let first = if first.contains(['<', '#']) { "<*>" } else { first };
+    format!("{category}\u{1}{}\u{1}{first}", tokens.len())
+}
+
+impl Learner {
+    /// The fingerprint of `cased` (a `v1` form before lower-casing) in `category`, and its
+    /// template as learned so far (lower-cased, like every canonical form).
+    pub fn assign(&mut self, category: &str, cased: &str, max: usize) -> (String, String) {
+        self.clock += 1;
+        let tokens: Vec<&str> = cased.split(' ').collect();
+        let k = key(category, &tokens);
+        let bucket = self.buckets.entry(k).or_default();
+        let mut best: Option<(f64, usize)> = None;
+        for (i, t) in bucket.iter().enumerate() {
+            let mut same = 0;
+            let mut mergeable = true;
+            for (a, b) in t.tokens.iter().zip(&tokens) {
+                if a == b {
+                    same += 1;
+                } else if a != "<*>" && (!variable(a) || !variable(b)) {
+                    mergeable = false;
+                    break;
+                }
+            }
+            if !mergeable {
+                continue;
+            }
+            let sim = same as f64 / tokens.len().max(1) as f64;
+            if sim >= SIMILARITY && best.is_none_or(|(s, _)| sim > s) {
+                best = Some((sim, i));
+            }
+        }
+        let (fp, template) = match best {
+            Some((_, i)) => {
+                let t = &mut bucket[i];
+                for (a, b) in t.tokens.iter_mut().zip(&tokens) {
+                    if a != b {
+                        *a = "<*>".to_string();
+                    }
+                }
+                t.used = self.clock;
+                (t.fingerprint.clone(), t.tokens.join(" ").to_lowercase())
+            }
+            None => {
+                let canonical = cased.to_lowercase();
+                let fp = fingerprint(category, &canonical);
+                bucket.push(Template {
+                    tokens: tokens.iter().map(|s| s.to_string()).collect(),
+                    fingerprint: fp.clone(),
+                    used: self.clock,
+                });
+                self.count += 1;
+                (fp, canonical)
+            }
+        };
+        if self.count > max {
+            self.evict(max);
+        }
+        (fp, template)
+    }
+
+    /// Templates learned.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    fn evict(&mut self, max: usize) {
+        let mut used: Vec<u64> = self
+            .buckets
+            .values()
+            .flat_map(|b| b.iter().map(|t| t.used))
+            .collect();
+        used.sort_unstable();
+        let cut = used.get(max / 10).copied().unwrap_or(0);
+        for b in self.buckets.values_mut() {
+            b.retain(|t| t.used > cut);
+        }
+        self.buckets.retain(|_, b| !b.is_empty());
+        self.count = self.buckets.values().map(Vec::len).sum();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_variable_word_is_learned_and_the_first_fingerprint_stays() {
+        let mut l = Learner::default();
+        let (a, _) = l.assign("c", "session closed for user cyrus", 100);
+        assert_eq!(a, fingerprint("c", "session closed for user cyrus"));
+        let (b, t) = l.assign("c", "session closed for user news", 100);
+        assert_eq!(a, b);
+        assert_eq!(t, "session closed for user <*>");
+        let (c, _) = l.assign("c", "session opened for user news", 100);
+        assert_ne!(a, c, "3 of 5 positions equal is below the similarity");
+        let (f, _) = l.assign("c", "session closed for user FILTER", 100);
+        assert_eq!(a, f, "a position learned as variable takes any token");
+        let (s1, _) = l.assign("c", "VM Started (Lifecycle Event)", 100);
+        let (s2, _) = l.assign("c", "VM Stopped (Lifecycle Event)", 100);
+        assert_ne!(s1, s2, "capitalised words are constants");
+        let (d, _) = l.assign("c", "disk full on sda", 100);
+        assert_ne!(a, d, "another first word, another template");
+        let (e, _) = l.assign("other", "session closed for user cyrus", 100);
+        assert_ne!(a, e, "categories never share templates");
+    }
+
+    #[test]
+    fn learned_templates_survive_a_round_trip_and_are_bounded() {
+        let mut l = Learner::default();
+        for i in 0..50 {
+            l.assign("c", &format!("w{i} a b c"), 20);
+        }
+        assert!(l.len() <= 20, "{}", l.len());
+        let bytes = postcard::to_allocvec(&l).unwrap();
+        let mut back: Learner = postcard::from_bytes(&bytes).unwrap();
+        let (x, _) = l.assign("c", "w49 a b z", 20);
+        let (y, _) = back.assign("c", "w49 a b z", 20);
+        assert_eq!(x, y);
+    }
+}
