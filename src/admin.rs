@@ -1,10 +1,13 @@
-//! `outpost store stats` and `outpost store export`: the store seen by an operator. They sit
+//! `outpost store stats` and `outpost store export`: the store seen by an operator (and, in
+//! [`signatures`], the signature engine's commands). They sit
 //! beside the runtime, not in `store`, because they speak for the sinks too (whose backlogs to
 //! show, which JSON form an export writes).
 //!
 //! Both need the data directory's lock to open the store. When a running agent holds it,
 //! `stats` asks that agent's `/metrics` endpoint instead (the store's numbers are there), and
 //! `export` refuses: two processes must never write one store.
+
+pub mod signatures;
 
 use std::fmt;
 use std::io::{Read, Write};
@@ -68,7 +71,7 @@ pub fn stats(cfg: &Config) -> Result<String, AdminError> {
                      stop it to read the store directly"
                 )));
             }
-            let body = fetch_metrics(&cfg.metrics.listen.to_string()).map_err(|e| {
+            let body = fetch(&cfg.metrics.listen.to_string(), "/metrics").map_err(|e| {
                 AdminError::AgentRunning(format!(
                     "the agent{holder} is running, but its metrics endpoint {} did not answer: {e}",
                     cfg.metrics.listen
@@ -90,10 +93,11 @@ pub fn stats(cfg: &Config) -> Result<String, AdminError> {
     }
 }
 
-fn fetch_metrics(addr: &str) -> std::io::Result<String> {
+/// `GET path` from the agent's local endpoint; the body of a 200 answer.
+fn fetch(addr: &str, path: &str) -> std::io::Result<String> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())?;
     let mut body = String::new();
     s.read_to_string(&mut body)?;
     let (head, rest) = body.split_once("\r\n\r\n").unwrap_or(("", ""));

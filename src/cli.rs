@@ -61,6 +61,26 @@ enum Sub {
         #[command(subcommand)]
         command: StoreSub,
     },
+    /// The signature engine's tools: replay a log through a catalog, classify one message,
+    /// check catalog files.
+    Signatures {
+        #[command(subcommand)]
+        command: SigSub,
+    },
+    /// Top error signatures of the running agent (or, stopped, of its data directory).
+    Errors {
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The time window, e.g. 30m, 2h.
+        #[arg(long, value_name = "DURATION", default_value = "30m")]
+        since: String,
+        /// At most this many groups.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        limit: usize,
+        /// Print the JSON view instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the built-in board profiles.
     Boards,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -89,6 +109,62 @@ enum StoreSub {
         /// At most this many records.
         #[arg(long, value_name = "N")]
         limit: Option<u64>,
+    },
+}
+
+/// What `signatures replay` prints.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmitArg {
+    Decisions,
+    Events,
+}
+
+#[derive(Subcommand, Debug)]
+enum SigSub {
+    /// Run the engine over a log (plain or JSON lines) with the events' own time.
+    ///
+    /// Prints one JSON line per decision (firing, reminder, resolved), or per input event
+    /// with --emit events. Exit status 2 on an invalid catalog.
+    Replay {
+        /// The catalog (YAML or JSON). Default: the config's [signatures].
+        #[arg(long, value_name = "FILE")]
+        signatures: Option<PathBuf>,
+        /// The grouping file (window, counts, cooldown, immediate categories).
+        #[arg(long, value_name = "FILE")]
+        grouping: Option<PathBuf>,
+        /// spec or v1 (default v1).
+        #[arg(long, value_name = "V")]
+        canonicalization: Option<String>,
+        #[arg(long, value_enum, default_value = "decisions")]
+        emit: EmitArg,
+        /// Fingerprint events of every level, not only errors.
+        #[arg(long)]
+        all_levels: bool,
+        /// Do not learn variable words (as [signatures] learn = false): fingerprints from the
+        /// masks alone.
+        #[arg(long)]
+        no_learn: bool,
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The log to read; '-' or nothing for stdin.
+        #[arg(value_name = "LOGFILE")]
+        input: Option<PathBuf>,
+    },
+    /// Classify one message: category, signature, summary, severity, policy (or nothing).
+    Classify {
+        #[arg(long, value_name = "FILE")]
+        signatures: Option<PathBuf>,
+        #[arg(long, value_name = "OP")]
+        operation: Option<String>,
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[arg(value_name = "TEXT")]
+        text: String,
+    },
+    /// Validate catalog and grouping files (for CI pipelines); exit status 2 if any is invalid.
+    Check {
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -122,6 +198,31 @@ pub enum Command {
         config: Option<PathBuf>,
         sink: String,
         limit: Option<u64>,
+    },
+    SignaturesReplay {
+        signatures: Option<PathBuf>,
+        grouping: Option<PathBuf>,
+        canonicalization: Option<String>,
+        emit: EmitArg,
+        all_levels: bool,
+        no_learn: bool,
+        config: Option<PathBuf>,
+        input: Option<PathBuf>,
+    },
+    SignaturesClassify {
+        signatures: Option<PathBuf>,
+        operation: Option<String>,
+        config: Option<PathBuf>,
+        text: String,
+    },
+    SignaturesCheck {
+        files: Vec<PathBuf>,
+    },
+    Errors {
+        config: Option<PathBuf>,
+        since: String,
+        limit: usize,
+        json: bool,
     },
     Boards,
     /// A completion script for this shell.
@@ -189,6 +290,50 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, Usa
         Sub::Store {
             command: StoreSub::Export { config, sink, limit },
         } => Command::StoreExport { config, sink, limit },
+        Sub::Signatures { command } => match command {
+            SigSub::Replay {
+                signatures,
+                grouping,
+                canonicalization,
+                emit,
+                all_levels,
+                no_learn,
+                config,
+                input,
+            } => Command::SignaturesReplay {
+                signatures,
+                grouping,
+                canonicalization,
+                emit,
+                all_levels,
+                no_learn,
+                config,
+                input,
+            },
+            SigSub::Classify {
+                signatures,
+                operation,
+                config,
+                text,
+            } => Command::SignaturesClassify {
+                signatures,
+                operation,
+                config,
+                text,
+            },
+            SigSub::Check { files } => Command::SignaturesCheck { files },
+        },
+        Sub::Errors {
+            config,
+            since,
+            limit,
+            json,
+        } => Command::Errors {
+            config,
+            since,
+            limit,
+            json,
+        },
         Sub::Boards => Command::Boards,
         Sub::Completions { shell } => Command::Completions(shell),
     }))

@@ -4,6 +4,7 @@
 
 use std::process::ExitCode;
 
+use outpost::admin::signatures as sig;
 use outpost::cli::{self, Command, Parsed};
 use outpost::config::{self, ConfigError};
 use outpost::{TARGET, VERSION};
@@ -138,6 +139,118 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::SignaturesReplay {
+            signatures,
+            grouping,
+            canonicalization,
+            emit,
+            all_levels,
+            no_learn,
+            config,
+            input,
+        } => {
+            let cfg = match optional_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let sc = match sig::settings(
+                signatures.as_deref(),
+                grouping.as_deref(),
+                canonicalization.as_deref(),
+                no_learn,
+                cfg.as_ref(),
+            ) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("outpost: {e}");
+                    return ExitCode::from(EXIT_CONFIG);
+                }
+            };
+            let emit = match emit {
+                cli::EmitArg::Decisions => outpost::engine::replay::Emit::Decisions,
+                cli::EmitArg::Events => outpost::engine::replay::Emit::Events,
+            };
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            match sig::run_replay(sc, input.as_deref(), emit, all_levels, &mut out) {
+                Ok(s) => {
+                    use std::io::Write;
+                    let _ = out.flush();
+                    eprintln!(
+                        "outpost: {} events, {} grouped, {} dropped as noise, {} decisions",
+                        s.events, s.grouped, s.noise, s.decisions
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("outpost: {e}");
+                    ExitCode::from(EXIT_RUNTIME)
+                }
+            }
+        }
+        Command::SignaturesClassify {
+            signatures,
+            operation,
+            config,
+            text,
+        } => {
+            let cfg = match optional_config(config.as_deref()) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let engine = sig::settings(signatures.as_deref(), None, None, false, cfg.as_ref())
+                .and_then(|s| outpost::engine::Engine::new(s, "classify", &[]));
+            match engine {
+                Ok(e) => match outpost::engine::replay::classify(&e, &text, operation.as_deref()) {
+                    Some(v) => {
+                        println!("{v:#}");
+                        ExitCode::SUCCESS
+                    }
+                    None => {
+                        println!("null");
+                        ExitCode::from(EXIT_RUNTIME)
+                    }
+                },
+                Err(e) => {
+                    eprintln!("outpost: {e}");
+                    ExitCode::from(EXIT_CONFIG)
+                }
+            }
+        }
+        Command::SignaturesCheck { files } => {
+            let (ok, report) = sig::check(&files);
+            print!("{report}");
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_CONFIG)
+            }
+        }
+        Command::Errors {
+            config,
+            since,
+            limit,
+            json,
+        } => {
+            let cfg = match config::load(config.as_deref(), None) {
+                Ok(c) => c,
+                Err(e) => return config_failure(e),
+            };
+            match sig::errors(&cfg, &since, limit) {
+                Ok(v) if json => {
+                    println!("{v:#}");
+                    ExitCode::SUCCESS
+                }
+                Ok(v) => {
+                    print!("{}", outpost::engine::view::text(&v));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("outpost: {e}");
+                    ExitCode::from(EXIT_RUNTIME)
+                }
+            }
+        }
         Command::CheckConfig {
             config,
             board,
@@ -212,6 +325,16 @@ fn main() -> ExitCode {
                 if let Some(l) = &cfg.logstash {
                     println!("  logstash:     {}", l.target_name());
                 }
+                if let Some(s) = &cfg.signatures {
+                    println!(
+                        "  signatures:   {} ({} signatures in {} categories, canonicalization {}{})",
+                        s.catalog.origin,
+                        s.catalog.signatures.len(),
+                        s.catalog.categories.len(),
+                        s.canonicalization.as_str(),
+                        if s.shadow { ", shadow mode" } else { "" }
+                    );
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => config_failure(e),
@@ -231,6 +354,14 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// The config file, when one is given (tools that can run without one).
+fn optional_config(path: Option<&std::path::Path>) -> Result<Option<config::Config>, ExitCode> {
+    match path {
+        None => Ok(None),
+        Some(p) => config::load(Some(p), None).map(Some).map_err(config_failure),
     }
 }
 
