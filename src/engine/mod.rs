@@ -205,6 +205,9 @@ impl Engine {
         let d = g.observe(&self.settings, fp, canonical, meta, t, &sample);
         self.stats.set_live(g.groups.len(), g.evicted, g.deferred);
         drop(g);
+        if d.is_some() {
+            self.stats.pending.store(2, std::sync::atomic::Ordering::Relaxed);
+        }
         d.map(|d| self.finish(d))
     }
 

@@ -25,6 +25,9 @@ pub struct EngineStats {
     slow_aborted: AtomicU64,
     slow_nanos: AtomicU64,
     pub state_errors: AtomicU64,
+    pub state_writes: AtomicU64,
+    /// 0: state on disk; 1: counts wait for state_interval; 2: a decision's state waits.
+    pub pending: AtomicU64,
     pub store_errors: AtomicU64,
     shadow: bool,
 }
@@ -50,6 +53,8 @@ impl EngineStats {
             slow_aborted: AtomicU64::new(0),
             slow_nanos: AtomicU64::new(0),
             state_errors: AtomicU64::new(0),
+            state_writes: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
             store_errors: AtomicU64::new(0),
             shadow: cfg.shadow,
         }
@@ -162,6 +167,18 @@ impl Report for EngineStats {
                 "Failures to write the engine's state file.",
                 MetricKind::Counter,
                 &self.state_errors,
+            ),
+            (
+                "outpost_engine_state_writes_total",
+                "Writes of the engine's state file (after decisions, else every state_interval while counts change).",
+                MetricKind::Counter,
+                &self.state_writes,
+            ),
+            (
+                "outpost_engine_state_unsaved",
+                "0 when the engine's state is on disk; 1 while counts wait for state_interval; 2 while a decision's state waits for the store.",
+                MetricKind::Gauge,
+                &self.pending,
             ),
             (
                 "outpost_engine_store_errors_total",

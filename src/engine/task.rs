@@ -78,12 +78,18 @@ pub fn start(engine: Arc<Engine>, hooks: Hooks, stop: Stop) -> Arc<AtomicUsize> 
 fn run(engine: &Engine, store: &StoreHandle, dir: &std::path::Path, stop: &Stop) {
     let interval = engine.cfg.state_interval;
     let mut last_save = Instant::now();
+    let mut last_tick = Instant::now();
     let mut saved_changes = lock(&engine.groups).changes;
     let mut waiting: Option<Ticket> = None;
     loop {
-        let stopping = stop.sleep_until(Instant::now() + Duration::from_secs(1));
+        // Short naps: a decision made on a source's thread is stored within one, and the
+        // state that records it written as soon as the store says it is durable.
+        let stopping = stop.sleep_until(Instant::now() + STEP);
         let mut decided = engine.take_outbox();
-        decided.extend(engine.tick(now_ms()));
+        if last_tick.elapsed() >= TICK || stopping {
+            decided.extend(engine.tick(now_ms()));
+            last_tick = Instant::now();
+        }
         for d in &decided {
             report(d);
             if d.shadow {
@@ -116,11 +122,17 @@ fn run(engine: &Engine, store: &StoreHandle, dir: &std::path::Path, stop: &Stop)
             waiting = None;
         }
         let changes = lock(&engine.groups).changes;
-        let due = !decided.is_empty() || last_save.elapsed() >= interval || stopping;
+        let due = !decided.is_empty()
+            || engine.stats.pending.load(Ordering::Relaxed) > 1
+            || last_save.elapsed() >= interval
+            || stopping;
         if durable && changes != saved_changes && due {
             let bytes = state::encode(&lock(&engine.groups));
             match state::save_bytes(dir, &bytes) {
-                Ok(()) => saved_changes = changes,
+                Ok(()) => {
+                    saved_changes = changes;
+                    engine.stats.state_writes.fetch_add(1, Ordering::Relaxed);
+                }
                 Err(e) => {
                     engine.stats.state_errors.fetch_add(1, Ordering::Relaxed);
                     log::warn!(
@@ -131,11 +143,28 @@ fn run(engine: &Engine, store: &StoreHandle, dir: &std::path::Path, stop: &Stop)
             }
             last_save = Instant::now();
         }
+        // 0: everything is on disk; 1: counts wait for state_interval; 2: a decision waits.
+        // Read the flag before the count: a decision made in between sets the flag after
+        // bumping the count, so either the count differs or the exchange fails.
+        let flag = engine.stats.pending.load(Ordering::SeqCst);
+        let current = lock(&engine.groups).changes;
+        if current == saved_changes && waiting.is_none() {
+            let _ = engine
+                .stats
+                .pending
+                .compare_exchange(flag, 0, Ordering::SeqCst, Ordering::SeqCst);
+        } else if flag == 0 {
+            engine.stats.pending.store(1, Ordering::Relaxed);
+        }
         if stopping {
             break;
         }
     }
 }
+
+/// How often the thread wakes, and how often it ticks the engine.
+const STEP: Duration = Duration::from_millis(100);
+const TICK: Duration = Duration::from_secs(1);
 
 /// One log line per decision (the agent's own log, which the engine never classifies).
 fn report(d: &Decision) {
