@@ -59,9 +59,14 @@ pub fn family(text: &str) -> Option<&'static str> {
 
 /// The canonical form of a message.
 pub fn canonical(version: Canonicalization, text: &str) -> String {
-    if let Some(f) = family(text) {
-        return f.to_string();
+    match family(text) {
+        Some(f) => f.to_string(),
+        None => generic(version, text),
     }
+}
+
+/// The canonical form of a message that belongs to no family.
+pub fn generic(version: Canonicalization, text: &str) -> String {
     match version {
         Canonicalization::Spec => spec_generic(text),
         Canonicalization::V1 => v1(text),
@@ -93,6 +98,9 @@ fn finish(s: &str) -> String {
 }
 
 fn cut(s: &str) -> &str {
+    if s.len() <= MAX_CHARS {
+        return s; // no more characters than bytes
+    }
     let at = s.char_indices().nth(MAX_CHARS).map(|(i, _)| i).unwrap_or(s.len());
     &s[..at]
 }
@@ -133,10 +141,6 @@ pub fn spec_generic(text: &str) -> String {
 
 /// HTTP methods: a quoted request line (`"GET /x HTTP/1.1"`) keeps its method.
 const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"];
-const WEEKDAYS: &[&str] = &["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-const MONTHS: &[&str] = &[
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
 
 /// The `v1` form (module docs).
 pub fn v1(text: &str) -> String {
@@ -146,71 +150,152 @@ pub fn v1(text: &str) -> String {
 /// The `v1` form before lower-casing (what template learning compares: case tells a
 /// constant `Started` from a variable `root`).
 pub fn v1_cased(text: &str) -> String {
-    let mut toks: Vec<String> = Vec::new();
-    let mut rest = text.trim_start();
-    let mut size = 0;
-    while !rest.is_empty() && size <= 4 * MAX_CHARS {
+    // One buffer; `ends` holds where each token ends in it (tokens are joined by one space).
+    let mut out = String::with_capacity(text.len().min(4 * MAX_CHARS) + 16);
+    let mut ends: Vec<usize> = Vec::new();
+    let mut rest = trim_ws(text);
+    while !rest.is_empty() && out.len() <= 4 * MAX_CHARS {
+        if !out.is_empty() {
+            out.push(' ');
+        }
         // A quoted value, which may hold spaces.
         let first = rest.as_bytes()[0];
         if first == b'"' || first == b'\'' || first == b'`' {
             if let Some(end) = rest[1..].find(first as char) {
                 let inner = &rest[1..end + 1];
-                let q = first as char;
-                let mut t = String::new();
-                t.push(q);
-                if METHODS.iter().any(|m| inner.starts_with(&format!("{m} "))) {
-                    let mut parts = Vec::new();
-                    for w in inner.split_whitespace() {
-                        let mut o = String::new();
-                        token(w, &mut o);
-                        parts.push(o);
+                out.push(first as char);
+                let request = METHODS.iter().any(|m| {
+                    inner.len() > m.len() && inner.starts_with(m) && inner.as_bytes()[m.len()] == b' '
+                });
+                if request {
+                    for (i, w) in inner.split_ascii_whitespace().enumerate() {
+                        if i > 0 {
+                            out.push(' ');
+                        }
+                        token(w, &mut out);
                     }
-                    t.push_str(&parts.join(" "));
                 } else {
-                    t.push_str("<*>");
+                    out.push_str("<*>");
                 }
-                t.push(q);
+                out.push(first as char);
                 rest = &rest[end + 2..];
                 // Punctuation glued to the closing quote stays.
-                let tail = rest.find(char::is_whitespace).unwrap_or(rest.len());
-                t.push_str(&mask_digits(&rest[..tail]));
-                rest = rest[tail..].trim_start();
-                size += t.len() + 1;
-                toks.push(t);
+                let tail = ws_at(rest);
+                mask_digits_into(&rest[..tail], &mut out);
+                rest = trim_ws(&rest[tail..]);
+                ends.push(out.len());
                 continue;
             }
         }
-        let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-        let mut t = String::new();
-        token(&rest[..end], &mut t);
-        size += t.len() + 1;
-        toks.push(t);
-        rest = rest[end..].trim_start();
+        let end = ws_at(rest);
+        token(&rest[..end], &mut out);
+        ends.push(out.len());
+        rest = trim_ws(&rest[end..]);
     }
-    dates(&mut toks);
-    cut(&toks.join(" ")).to_string()
+    let out = dates(out, &ends);
+    cut(&out).to_string()
 }
 
-/// Weekday and month names next to a number are parts of a date: `<date>`.
-fn dates(toks: &mut [String]) {
-    let word = |t: &str| t.trim_end_matches([',', '.']).to_ascii_lowercase();
-    let numeric = |t: &str| t.starts_with("<#>") || t.starts_with("<dur>") || t.starts_with('#');
-    for i in 0..toks.len() {
-        let w = word(&toks[i]);
-        let w3 = w.get(..3).unwrap_or("");
-        let is_month = MONTHS.contains(&w3)
-            && (w.len() == 3 || w.len() > 3 && w.chars().all(|c| c.is_ascii_alphabetic()));
-        let is_day = WEEKDAYS.contains(&w3) && w.chars().all(|c| c.is_ascii_alphabetic());
-        let next_num = toks.get(i + 1).is_some_and(|t| numeric(t));
-        let prev_num = i > 0 && numeric(&toks[i - 1]);
-        let next_month = toks
-            .get(i + 1)
-            .is_some_and(|t| MONTHS.contains(&word(t).get(..3).unwrap_or("")));
-        if (is_month && (next_num || prev_num)) || (is_day && (next_month || next_num)) {
-            toks[i] = "<date>".into();
-        }
-    }
+/// The index of the first ASCII whitespace byte (tokens are separated by ASCII whitespace).
+fn ws_at(s: &str) -> usize {
+    s.bytes().position(|b| b.is_ascii_whitespace()).unwrap_or(s.len())
 }
+
+fn trim_ws(s: &str) -> &str {
+    let n = s.bytes().take_while(u8::is_ascii_whitespace).count();
+    &s[n..]
+}
+
+/// Weekday and month names next to a number are parts of a date: `<date>`. `ends`: where
+/// each token of `s` ends (tokens are joined by one space).
+fn dates(s: String, ends: &[usize]) -> String {
+    const NUMERIC: u8 = 1;
+    const MONTH: u8 = 2;
+    const DAY: u8 = 3;
+    let mut starts = Vec::with_capacity(ends.len());
+    let mut at = 0;
+    for &e in ends {
+        starts.push(at);
+        at = e + 1;
+    }
+    let kind = |i: usize| -> u8 {
+        let t = &s.as_bytes()[starts[i]..ends[i]];
+        if t.first() == Some(&b'#') || t.starts_with(b"<#>") || t.starts_with(b"<dur>") {
+            return NUMERIC;
+        }
+        let w = match t.iter().rposition(|c| !matches!(c, b',' | b'.')) {
+            Some(p) => &t[..=p],
+            None => return 0,
+        };
+        if !(3..=9).contains(&w.len()) || !w.iter().all(u8::is_ascii_alphabetic) {
+            return 0;
+        }
+        let l = [w[0] | 0x20, w[1] | 0x20, w[2] | 0x20];
+        if MONTHS3.contains(&l) {
+            MONTH
+        } else if WEEKDAYS3.contains(&l) {
+            DAY
+        } else {
+            0
+        }
+    };
+    let kinds: Vec<u8> = (0..ends.len()).map(kind).collect();
+    if !kinds.iter().any(|k| *k == MONTH || *k == DAY) {
+        return s;
+    }
+    let hit = |i: usize| {
+        let next = kinds.get(i + 1).copied().unwrap_or(0);
+        let prev = if i > 0 { kinds[i - 1] } else { 0 };
+        match kinds[i] {
+            MONTH => next == NUMERIC || prev == NUMERIC,
+            DAY => next == MONTH || next == NUMERIC,
+            _ => false,
+        }
+    };
+    let mut out = String::with_capacity(s.len());
+    for i in 0..ends.len() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(if hit(i) { "<date>" } else { &s[starts[i]..ends[i]] });
+    }
+    out
+}
+
+const MONTHS3: [[u8; 3]; 12] = [
+    *b"jan", *b"feb", *b"mar", *b"apr", *b"may", *b"jun", *b"jul", *b"aug", *b"sep", *b"oct", *b"nov",
+    *b"dec",
+];
+const WEEKDAYS3: [[u8; 3]; 7] = [*b"mon", *b"tue", *b"wed", *b"thu", *b"fri", *b"sat", *b"sun"];
+
+/// Bytes of a plain word (letters and the punctuation around words): a token made of
+/// these alone has nothing to mask.
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphabetic()
+            || matches!(
+                b,
+                b'_' | b'(' | b')' | b'[' | b']' | b'{' | b'}' | b',' | b';' | b'!' | b'?' | b'"' | b'\''
+            );
+        i += 1;
+    }
+    t
+};
+
+const fn table(chars: &[char]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < chars.len() {
+        t[chars[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+const OPENS: [bool; 256] = table(OPEN);
+const CLOSES: [bool; 256] = table(CLOSE);
 
 /// Leading and trailing punctuation that is not part of a value.
 const OPEN: &[char] = &['(', '[', '{', '<', '"', '\''];
@@ -219,7 +304,7 @@ const CLOSE: &[char] = &[')', ']', '}', '>', ',', ';', '.', ':', '"', '\'', '!',
 /// UUIDs inside a token (`network-vif-plugged:<uuid>`) become `<uuid>`.
 fn inner_uuids(t: &str) -> std::borrow::Cow<'_, str> {
     let b = t.as_bytes();
-    if b.len() < 36 {
+    if b.len() < 36 || !b.contains(&b'-') {
         return t.into();
     }
     let mut out = String::new();
@@ -248,8 +333,23 @@ fn inner_uuids(t: &str) -> std::borrow::Cow<'_, str> {
 }
 
 fn token(t: &str, out: &mut String) {
-    let core_start = t.len() - t.trim_start_matches(OPEN).len();
-    let core_end = t.trim_end_matches(CLOSE).len().max(core_start);
+    // Most tokens are plain words: nothing to mask, nothing to look for; many others are
+    // plain numbers (what mask() and mask_digits would make of them, decided at once).
+    if t.bytes().all(|b| PLAIN[b as usize]) {
+        out.push_str(t);
+        return;
+    }
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        out.push_str(if t.len() >= 8 && t.starts_with('0') {
+            "<hex>"
+        } else {
+            "<#>"
+        });
+        return;
+    }
+    let b = t.as_bytes();
+    let core_start = b.iter().take_while(|c| OPENS[**c as usize]).count();
+    let core_end = (b.len() - b.iter().rev().take_while(|c| CLOSES[**c as usize]).count()).max(core_start);
     let (pre, core, post) = (&t[..core_start], &t[core_start..core_end], &t[core_end..]);
     out.push_str(pre);
     match mask(core) {
@@ -262,7 +362,7 @@ fn token(t: &str, out: &mut String) {
                     out.push_str("<*>");
                 }
             } else {
-                out.push_str(&mask_digits(&inner_uuids(core)));
+                mask_digits_into(&inner_uuids(core), out);
             }
         }
     }
@@ -271,7 +371,8 @@ fn token(t: &str, out: &mut String) {
 
 /// `key=value` with a word-like key.
 fn key_value(t: &str) -> Option<(&str, &str)> {
-    let (k, v) = t.split_once('=')?;
+    let eq = t.bytes().position(|b| b == b'=')?;
+    let (k, v) = (&t[..eq], &t[eq + 1..]);
     let ok = !k.is_empty()
         && k.chars()
             .next()
@@ -283,12 +384,17 @@ fn key_value(t: &str) -> Option<(&str, &str)> {
 /// A token that is a number becomes `<#>`; otherwise every run of letters and digits that
 /// holds a digit becomes `#` (`blk_-38` → `blk_-#`, `thunderbird_a7` → `thunderbird_#`,
 /// `eth0` → `#`), with a minus sign directly before it when nothing alphanumeric precedes.
-fn mask_digits(t: &str) -> String {
+fn mask_digits_into(t: &str, s: &mut String) {
+    if !t.bytes().any(|b| b.is_ascii_digit()) {
+        s.push_str(t);
+        return;
+    }
     if is_number(t) {
-        return "<#>".into();
+        s.push_str("<#>");
+        return;
     }
     let b = t.as_bytes();
-    let mut s = String::with_capacity(t.len());
+    let base = s.len();
     let mut i = 0;
     while i < b.len() {
         if b[i].is_ascii_alphanumeric() {
@@ -299,20 +405,23 @@ fn mask_digits(t: &str) -> String {
             let seg = &t[start..i];
             if seg.bytes().any(|c| c.is_ascii_digit()) {
                 // "-5" after a separator is a negative number: the sign goes too.
-                if s.ends_with('-') && (start < 2 || !b[start - 2].is_ascii_alphanumeric()) {
+                if s.len() > base && s.ends_with('-') && (start < 2 || !b[start - 2].is_ascii_alphanumeric())
+                {
                     s.pop();
                 }
                 s.push('#');
             } else {
                 s.push_str(seg);
             }
+        } else if b[i] < 0x80 {
+            s.push(b[i] as char);
+            i += 1;
         } else {
             let n = t[i..].chars().next().map(char::len_utf8).unwrap_or(1);
             s.push_str(&t[i..i + n]);
             i += n;
         }
     }
-    s
 }
 
 fn is_number(t: &str) -> bool {
@@ -327,35 +436,53 @@ fn mask(t: &str) -> Option<&'static str> {
     if t.len() < 3 {
         return None;
     }
-    if t.contains("://") {
+    // Which characters the token has decides which masks can apply at all.
+    let (mut digit, mut dot, mut colon, mut slash, mut at, mut dash) =
+        (false, false, false, false, false, false);
+    for b in t.bytes() {
+        match b {
+            b'0'..=b'9' => digit = true,
+            b'.' => dot = true,
+            b':' => colon = true,
+            b'/' | b'\\' => slash = true,
+            b'@' => at = true,
+            b'-' => dash = true,
+            _ => {}
+        }
+    }
+    if colon && slash && t.contains("://") {
         return Some("<url>");
     }
-    if is_email(t) {
+    if at && is_email(t) {
         return Some("<email>");
     }
-    let unslashed = t.strip_prefix('/').unwrap_or(t);
-    if is_ipv4(unslashed) || is_ipv6(t) || (t.contains(',') && t.split(',').all(is_ipv4)) {
-        return Some("<host>");
+    if digit && (dot || colon) {
+        let unslashed = t.strip_prefix('/').unwrap_or(t);
+        if is_ipv4(unslashed) || is_ipv6(t) || (t.contains(',') && t.split(',').all(is_ipv4)) {
+            return Some("<host>");
+        }
     }
-    if is_mac(t) {
+    if (colon || dash) && t.len() == 17 && is_mac(t) {
         return Some("<mac>");
     }
-    if is_uuid(t) {
+    if dash && t.len() == 36 && is_uuid(t) {
         return Some("<uuid>");
     }
-    if is_path(t) {
+    if (slash || t.starts_with('~')) && is_path(t) {
         return Some("<path>");
     }
-    if is_hex_id(t) {
+    if (t.len() >= 8 || t.starts_with('0')) && is_hex_id(t) {
         return Some("<hex>");
     }
-    if is_duration(t) {
-        return Some("<dur>");
+    if digit {
+        if is_duration(t) {
+            return Some("<dur>");
+        }
+        if is_timestamp(t) {
+            return Some("<date>");
+        }
     }
-    if is_timestamp(t) {
-        return Some("<date>");
-    }
-    if is_host(t) {
+    if (dot || colon) && is_host(t) {
         return Some("<host>");
     }
     None
@@ -407,22 +534,30 @@ fn is_ipv6(t: &str) -> bool {
         && !is_clock(t)
 }
 
+/// `aa:bb:cc:dd:ee:ff` or with `-`.
 fn is_mac(t: &str) -> bool {
-    let parts: Vec<&str> = t.split([':', '-']).collect();
-    parts.len() == 6
-        && parts
-            .iter()
-            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    let b = t.as_bytes();
+    b.len() == 17
+        && b.iter().enumerate().all(|(i, c)| {
+            if i % 3 == 2 {
+                *c == b':' || *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
 }
 
+/// 8-4-4-4-12 hex digits.
 fn is_uuid(t: &str) -> bool {
-    let lens = [8, 4, 4, 4, 12];
-    let parts: Vec<&str> = t.split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip(lens)
-            .all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    let b = t.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
 }
 
 fn is_path(t: &str) -> bool {

@@ -51,6 +51,8 @@ pub struct Meta {
 
 /// Sample text kept per group: this many characters at most.
 pub const SAMPLE_CHARS: usize = 200;
+/// Once a group has its five samples, a new one replaces the oldest at most this often.
+pub const SAMPLE_EVERY_MS: i64 = 1000;
 /// Count buckets for the views: this many of [`BUCKET_MS`] (2 hours).
 pub const BUCKETS: usize = 24;
 pub const BUCKET_MS: i64 = 5 * 60 * 1000;
@@ -79,6 +81,8 @@ pub struct Group {
     /// A decision this group is owed but the budget deferred.
     pub deferred: Option<Kind>,
     pub samples: Deque<String, MAX_SAMPLES>,
+    /// When the newest sample was taken (one per second at most, once there are five).
+    pub sample_at: i64,
     /// Events per 5-minute bucket; `buckets_end` is the index (time / BUCKET_MS) of the last.
     pub buckets: [u32; BUCKETS],
     pub buckets_end: i64,
@@ -103,6 +107,7 @@ impl Group {
             damping: 1,
             deferred: None,
             samples: Deque::new(),
+            sample_at: i64::MIN,
             buckets: [0; BUCKETS],
             buckets_end: t.div_euclid(BUCKET_MS),
         }
@@ -227,7 +232,8 @@ impl Groups {
     }
 
     /// Counts one event of a group at time `t` (already guarded); returns a firing decision
-    /// when the group fires.
+    /// when the group fires. `sample` makes the (redacted) sample text, called only when one
+    /// is kept: the first five of a group, then at most one a second.
     pub fn observe(
         &mut self,
         s: &Settings,
@@ -235,7 +241,7 @@ impl Groups {
         canonical: &str,
         meta: &Meta,
         t: i64,
-        sample: &str,
+        sample: impl FnOnce() -> String,
     ) -> Option<Decision> {
         self.clock = self.clock.max(t);
         self.changes += 1;
@@ -261,15 +267,20 @@ impl Groups {
         let at = g.recent.partition_point(|&x| x <= t);
         g.recent.insert(at, t);
         g.bucket_add(t);
-        if g.samples.is_full() {
-            g.samples.pop_front();
+        if !g.samples.is_full() || t >= g.sample_at.saturating_add(SAMPLE_EVERY_MS) {
+            if g.samples.is_full() {
+                g.samples.pop_front();
+            }
+            let mut text = sample();
+            let cut = text
+                .char_indices()
+                .nth(SAMPLE_CHARS)
+                .map(|(i, _)| i)
+                .unwrap_or(text.len());
+            text.truncate(cut);
+            let _ = g.samples.push_back(text);
+            g.sample_at = t;
         }
-        let cut = sample
-            .char_indices()
-            .nth(SAMPLE_CHARS)
-            .map(|(i, _)| i)
-            .unwrap_or(sample.len());
-        let _ = g.samples.push_back(sample[..cut].to_string());
         if g.firing {
             g.episode_count += 1;
             g.since_notice += 1;
@@ -424,12 +435,15 @@ mod tests {
         let s = settings();
         let mut g = Groups::new();
         let m = meta(3);
-        assert!(g.observe(&s, "f", "c", &m, 0, "a").is_none());
-        assert!(g.observe(&s, "f", "c", &m, MIN, "b").is_none());
-        let d = g.observe(&s, "f", "c", &m, 2 * MIN, "c").unwrap();
+        assert!(g.observe(&s, "f", "c", &m, 0, || "a".to_string()).is_none());
+        assert!(g.observe(&s, "f", "c", &m, MIN, || "b".to_string()).is_none());
+        let d = g.observe(&s, "f", "c", &m, 2 * MIN, || "c".to_string()).unwrap();
         assert_eq!((d.kind, d.count, d.first_seen_ms), (Kind::Firing, 3, 0));
         assert_eq!(d.samples, ["a", "b", "c"]);
-        assert!(g.observe(&s, "f", "c", &m, 3 * MIN, "d").is_none(), "cooldown");
+        assert!(
+            g.observe(&s, "f", "c", &m, 3 * MIN, || "d".to_string()).is_none(),
+            "cooldown"
+        );
     }
 
     #[test]
@@ -438,16 +452,23 @@ mod tests {
         let mut g = Groups::new();
         let m = meta(3);
         for t in [0, 4 * MIN, 8 * MIN, 12 * MIN] {
-            assert!(g.observe(&s, "f", "c", &m, t, "x").is_none(), "{t}");
+            assert!(
+                g.observe(&s, "f", "c", &m, t, || "x".to_string()).is_none(),
+                "{t}"
+            );
         }
-        assert!(g.observe(&s, "f", "c", &m, 12 * MIN + 1, "x").is_some());
+        assert!(g
+            .observe(&s, "f", "c", &m, 12 * MIN + 1, || "x".to_string())
+            .is_some());
     }
 
     #[test]
     fn immediate_fires_on_the_first_event() {
         let s = settings();
         let mut g = Groups::new();
-        let d = g.observe(&s, "o", "oom", &meta(1), 0, "OOMKilled").unwrap();
+        let d = g
+            .observe(&s, "o", "oom", &meta(1), 0, || "OOMKilled".to_string())
+            .unwrap();
         assert_eq!(d.count, 1);
     }
 
@@ -456,11 +477,11 @@ mod tests {
         let s = settings();
         let mut g = Groups::new();
         let m = meta(1);
-        assert!(g.observe(&s, "f", "c", &m, 0, "x").is_some());
+        assert!(g.observe(&s, "f", "c", &m, 0, || "x".to_string()).is_some());
         let mut t = 0;
         for _ in 0..70 {
             t += MIN;
-            g.observe(&s, "f", "c", &m, t, "x");
+            g.observe(&s, "f", "c", &m, t, || "x".to_string());
             let d = g.tick(&s, t);
             if !d.is_empty() {
                 assert_eq!(kinds(&d), ["reminder"]);
@@ -485,7 +506,7 @@ mod tests {
         let mut t = 0;
         let mut resolves = Vec::new();
         for _ in 0..4 {
-            g.observe(&s, "f", "c", &m, t, "x").unwrap();
+            g.observe(&s, "f", "c", &m, t, || "x".to_string()).unwrap();
             // Tick every minute until it resolves.
             loop {
                 t += MIN;
@@ -510,7 +531,9 @@ mod tests {
         let m = meta(1);
         let mut sent = 0;
         for i in 0..5 {
-            sent += g.observe(&s, &format!("f{i}"), "c", &m, 0, "x").is_some() as usize;
+            sent += g
+                .observe(&s, &format!("f{i}"), "c", &m, 0, || "x".to_string())
+                .is_some() as usize;
         }
         assert_eq!(sent, 2);
         assert_eq!(g.deferred, 3);
@@ -526,9 +549,10 @@ mod tests {
             ..settings()
         };
         let mut g = Groups::new();
-        g.observe(&s, "hot", "c", &meta(1), 0, "x").unwrap();
+        g.observe(&s, "hot", "c", &meta(1), 0, || "x".to_string())
+            .unwrap();
         for i in 0..30 {
-            g.observe(&s, &format!("q{i}"), "c", &meta(3), i + 1, "x");
+            g.observe(&s, &format!("q{i}"), "c", &meta(3), i + 1, || "x".to_string());
         }
         assert!(g.groups.len() <= 10);
         assert!(g.groups.contains_key("hot"), "the firing group stays");
@@ -550,7 +574,7 @@ mod tests {
         let s = settings();
         let mut g = Groups::new();
         for t in [0, 10 * MIN, 20 * MIN, 31 * MIN] {
-            g.observe(&s, "f", "c", &meta(100), t, "x");
+            g.observe(&s, "f", "c", &meta(100), t, || "x".to_string());
         }
         let grp = &g.groups["f"];
         assert_eq!(grp.count_since(31 * MIN, 31 * MIN - 15 * MIN), 2);

@@ -37,13 +37,37 @@ struct Template {
     tokens: Vec<String>,
     fingerprint: String,
     used: u64,
+    /// Per token: its hash, whether it may differ (a variable), whether it is a learned
+    /// `<*>`; derived from `tokens`, rebuilt after loading.
+    #[serde(skip)]
+    shape: Vec<(u64, bool, bool)>,
+    /// The template as text, lower-cased (what events report as their canonical form).
+    #[serde(skip)]
+    text: String,
+}
+
+/// The hash of a token, for the comparisons (equal hashes are confirmed on the text).
+fn hash(t: &str) -> u64 {
+    // FNV-1a: tokens are short; this is the inner loop of learning.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in t.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+fn shape(tokens: &[String]) -> Vec<(u64, bool, bool)> {
+    tokens
+        .iter()
+        .map(|t| (hash(t), t == "<*>" || variable(t), t == "<*>"))
+        .collect()
 }
 
 /// The learned templates.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Learner {
-    /// (category, token count, first token) → templates.
-    buckets: HashMap<String, Vec<Template>>,
+    /// Hash of (category, token count, first two words) → templates.
+    buckets: HashMap<u64, Vec<Template>>,
     count: usize,
     clock: u64,
 }
@@ -76,12 +100,29 @@ fn inner_capital(t: &str) -> bool {
         && b.iter().all(|c| c.is_ascii_alphanumeric())
 }
 
-fn key(category: &str, tokens: &[&str]) -> String {
-    let first = tokens.first().copied().unwrap_or("");
-    // A first token that is a value does not name a kind of message.
-    let first = if first.contains(['<', '#']) { "<*>" } else { first };
-    format!("{category}\u{1}{}\u{1}{first}", tokens.len())
+fn key(category: &str, tokens: &[&str]) -> u64 {
+    // The first words name the kind of message (Drain's prefix tree, depth 2); a value in
+    // their place does not.
+    let word = |i: usize| {
+        let t = tokens.get(i).copied().unwrap_or("");
+        if t.contains(['<', '#']) || (KEY_WORDS < 2 && i > 0) {
+            "<*>"
+        } else {
+            t
+        }
+    };
+    let mut h = hash(category);
+    for part in [hash(word(0)), hash(word(1)), tokens.len() as u64] {
+        h = (h ^ part).wrapping_mul(0x0100_0000_01b3).rotate_left(17);
+    }
+    h
 }
+
+/// How many leading words key a bucket.
+const KEY_WORDS: usize = 2;
+
+/// Templates kept per bucket; the least recently used goes beyond (bounds the scan).
+const BUCKET_MAX: usize = 64;
 
 impl Learner {
     /// The fingerprint of `cased` (a `v1` form before lower-casing) in `category`, and its
@@ -89,16 +130,42 @@ impl Learner {
     pub fn assign(&mut self, category: &str, cased: &str, max: usize) -> (String, String) {
         self.clock += 1;
         let tokens: Vec<&str> = cased.split(' ').collect();
+        let hashes: Vec<u64> = tokens.iter().map(|t| hash(t)).collect();
+        // Whether each token of the form is a variable: worked out when first needed.
+        let mut var: Vec<u8> = vec![0; tokens.len()];
         let k = key(category, &tokens);
         let bucket = self.buckets.entry(k).or_default();
         let mut best: Option<(f64, usize)> = None;
-        for (i, t) in bucket.iter().enumerate() {
+        // Differences a form may have and still be SIMILARITY similar.
+        let max_diffs = tokens.len() - (SIMILARITY * tokens.len() as f64).ceil() as usize;
+        for (i, t) in bucket.iter_mut().enumerate() {
+            if t.shape.len() != t.tokens.len() {
+                t.shape = shape(&t.tokens);
+                t.text = t.tokens.join(" ").to_lowercase();
+            }
             let mut same = 0;
+            let mut diffs = 0;
             let mut mergeable = true;
-            for (a, b) in t.tokens.iter().zip(&tokens) {
-                if a == b {
+            // Tokens compare by their 64-bit hashes (a collision between two different
+            // tokens of one position is not a practical concern).
+            for (j, ((th, tvar, learned), fh)) in t.shape.iter().zip(&hashes).enumerate() {
+                if th == fh {
                     same += 1;
-                } else if a != "<*>" && (!variable(a) || !variable(b)) {
+                    continue;
+                }
+                diffs += 1;
+                if diffs > max_diffs {
+                    mergeable = false;
+                    break;
+                }
+                // A learned `<*>` takes anything; otherwise both sides must be variable.
+                if *learned {
+                    continue;
+                }
+                if var[j] == 0 {
+                    var[j] = if variable(tokens[j]) { 2 } else { 1 };
+                }
+                if !(*tvar && var[j] == 2) {
                     mergeable = false;
                     break;
                 }
@@ -110,25 +177,51 @@ impl Learner {
             if sim >= SIMILARITY && best.is_none_or(|(s, _)| sim > s) {
                 best = Some((sim, i));
             }
+            // Equal but for positions already learned: joining changes nothing, and no other
+            // template can be a better home; stop looking.
+            let settled = t
+                .shape
+                .iter()
+                .zip(&hashes)
+                .all(|((th, _, learned), fh)| th == fh || *learned);
+            if settled && sim >= SIMILARITY {
+                best = Some((sim, i));
+                break;
+            }
         }
         let (fp, template) = match best {
             Some((_, i)) => {
                 let t = &mut bucket[i];
-                for (a, b) in t.tokens.iter_mut().zip(&tokens) {
-                    if a != b {
-                        *a = "<*>".to_string();
+                let mut changed = false;
+                for (j, fh) in hashes.iter().enumerate() {
+                    let (th, _, learned) = t.shape[j];
+                    if th != *fh && !learned {
+                        t.tokens[j] = "<*>".to_string();
+                        changed = true;
                     }
                 }
+                if changed {
+                    t.shape = shape(&t.tokens);
+                    t.text = t.tokens.join(" ").to_lowercase();
+                }
                 t.used = self.clock;
-                (t.fingerprint.clone(), t.tokens.join(" ").to_lowercase())
+                (t.fingerprint.clone(), t.text.clone())
             }
             None => {
                 let canonical = cased.to_lowercase();
                 let fp = fingerprint(category, &canonical);
+                if bucket.len() >= BUCKET_MAX {
+                    let oldest = (0..bucket.len()).min_by_key(|&i| bucket[i].used).unwrap_or(0);
+                    bucket.swap_remove(oldest);
+                    self.count -= 1;
+                }
+                let tokens: Vec<String> = tokens.iter().map(|s| s.to_string()).collect();
                 bucket.push(Template {
-                    tokens: tokens.iter().map(|s| s.to_string()).collect(),
+                    shape: shape(&tokens),
+                    tokens,
                     fingerprint: fp.clone(),
                     used: self.clock,
+                    text: canonical.clone(),
                 });
                 self.count += 1;
                 (fp, canonical)

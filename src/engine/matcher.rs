@@ -49,11 +49,15 @@ pub struct Matcher {
     always_slow: Vec<(usize, fancy_regex::Regex)>,
     /// The order signatures win in: immediate categories first, then catalog order.
     rank: Vec<usize>,
+    /// A signature's place in `rank`.
+    rank_of: Vec<usize>,
     max_scan: usize,
 }
 
 struct Entry {
     signature: Option<usize>,
+    /// The canonicalization family this entry detects (`canon::FAMILIES`).
+    family: Option<usize>,
     /// The real pattern, when the set holds an approximation of it.
     confirm: Option<fancy_regex::Regex>,
 }
@@ -148,6 +152,7 @@ impl Matcher {
                     patterns.push(pattern.clone());
                     entries.push(Entry {
                         signature,
+                        family: None,
                         confirm: None,
                     });
                 }
@@ -157,6 +162,7 @@ impl Matcher {
                         patterns.push(approx);
                         entries.push(Entry {
                             signature,
+                            family: None,
                             confirm: Some(real),
                         });
                     } else if let Some(i) = signature {
@@ -169,6 +175,15 @@ impl Matcher {
                 }
             }
         }
+        // The canonical families ride along: the same scan says which one a line is in.
+        for (i, (_, p)) in super::canon::FAMILIES.iter().enumerate() {
+            patterns.push(p.to_string());
+            entries.push(Entry {
+                signature: None,
+                family: Some(i),
+                confirm: None,
+            });
+        }
         let set = regex::RegexSetBuilder::new(&patterns)
             .size_limit(32 << 20)
             .dfa_size_limit(8 << 20)
@@ -176,22 +191,34 @@ impl Matcher {
             .map_err(|e| format!("the catalog's patterns together are too large: {e}"))?;
         let mut rank: Vec<usize> = (0..cat.signatures.len()).collect();
         rank.sort_by_key(|&i| (!cat.signatures[i].immediate, i));
+        let mut rank_of = vec![0; rank.len()];
+        for (pos, &sig) in rank.iter().enumerate() {
+            rank_of[sig] = pos;
+        }
         Ok(Matcher {
             set,
             entries,
             always_slow,
             rank,
+            rank_of,
             max_scan,
         })
     }
 
     /// Classifies one message.
     pub fn classify(&self, text: &str, slow: &mut SlowWork) -> Verdict {
+        self.classify_with_family(text, slow).0
+    }
+
+    /// Classifies one message and names its canonical family (`canon::FAMILIES` index), from
+    /// the same scan.
+    pub fn classify_with_family(&self, text: &str, slow: &mut SlowWork) -> (Verdict, Option<usize>) {
         let text = &text[..crate::model::event::floor_char_boundary(text, self.max_scan)];
         let mut best: Option<usize> = None; // position in `rank`
         let mut noise = false;
-        let better = |best: Option<usize>, sig: usize, rank: &[usize]| {
-            let r = rank.iter().position(|&x| x == sig).unwrap_or(usize::MAX);
+        let mut family: Option<usize> = None;
+        let better = |best: Option<usize>, sig: usize, rank_of: &[usize]| {
+            let r = rank_of.get(sig).copied().unwrap_or(usize::MAX);
             match best {
                 Some(b) if b <= r => best,
                 _ => Some(r),
@@ -200,10 +227,14 @@ impl Matcher {
         if self.set.is_match(text) {
             for idx in self.set.matches(text).iter() {
                 let e = &self.entries[idx];
+                if let Some(f) = e.family {
+                    family = Some(family.map_or(f, |g: usize| g.min(f)));
+                    continue;
+                }
                 if let Some(real) = &e.confirm {
                     // Only worth confirming if it could change the outcome.
                     let useful = match e.signature {
-                        Some(s) => better(best, s, &self.rank) != best,
+                        Some(s) => better(best, s, &self.rank_of) != best,
                         None => best.is_none() && !noise,
                     };
                     if !useful || !run_slow(real, text, slow) {
@@ -211,7 +242,7 @@ impl Matcher {
                     }
                 }
                 match e.signature {
-                    Some(s) => best = better(best, s, &self.rank),
+                    Some(s) => best = better(best, s, &self.rank_of),
                     None => noise = true,
                 }
             }
@@ -220,21 +251,22 @@ impl Matcher {
             let useful = if *s == usize::MAX {
                 best.is_none() && !noise
             } else {
-                better(best, *s, &self.rank) != best
+                better(best, *s, &self.rank_of) != best
             };
             if useful && run_slow(real, text, slow) {
                 if *s == usize::MAX {
                     noise = true;
                 } else {
-                    best = better(best, *s, &self.rank);
+                    best = better(best, *s, &self.rank_of);
                 }
             }
         }
-        match best {
+        let verdict = match best {
             Some(r) => Verdict::Signature(self.rank[r]),
             None if noise => Verdict::Noise,
             None => Verdict::None,
-        }
+        };
+        (verdict, family)
     }
 }
 

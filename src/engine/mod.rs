@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex};
 use self::groups::{Groups, Meta, Settings};
 use self::matcher::{Matcher, SlowWork, Verdict};
 use self::stats::EngineStats;
-use crate::config::signatures::{SignaturesConfig, GENERIC_CATEGORY};
+use crate::config::signatures::{Canonicalization, SignaturesConfig, GENERIC_CATEGORY};
 use crate::model::alert::{Decision, Inspect};
 use crate::model::event::{Event, Level, Value, INTERNAL_SOURCE};
 use crate::model::redact::Redactor;
@@ -132,24 +132,28 @@ impl Engine {
     /// unless `all_levels`.
     pub fn classify(&self, text: &str, level: Option<Level>, all_levels: bool) -> Classified {
         let mut slow = SlowWork::default();
-        let verdict = self.matcher.classify(text, &mut slow);
+        let (verdict, family) = self.matcher.classify_with_family(text, &mut slow);
         if slow.runs > 0 {
             self.stats.slow(slow);
         }
         let text = &text[..crate::model::event::floor_char_boundary(text, self.cfg.max_scan_bytes)];
         let canon = |cat: &str| {
-            if self.cfg.learn
-                && self.cfg.canonicalization == crate::config::signatures::Canonicalization::V1
-                && canon::family(text).is_none()
-            {
-                let cased = canon::v1_cased(text);
-                let mut g = lock(&self.groups);
-                let (f, template) = g.learner.assign(cat, &cased, self.cfg.max_fingerprints);
-                return (cat.to_string(), template, f);
+            if let Some(f) = family.map(|i| canon::FAMILIES[i].0) {
+                return (cat.to_string(), f.to_string(), canon::fingerprint(cat, f));
             }
-            let c = canon::canonical(self.cfg.canonicalization, text);
-            let f = canon::fingerprint(cat, &c);
-            (cat.to_string(), c, f)
+            match self.cfg.canonicalization {
+                Canonicalization::V1 if self.cfg.learn => {
+                    let cased = canon::v1_cased(text);
+                    let mut g = lock(&self.groups);
+                    let (f, template) = g.learner.assign(cat, &cased, self.cfg.max_fingerprints);
+                    (cat.to_string(), template, f)
+                }
+                version => {
+                    let c = canon::generic(version, text);
+                    let f = canon::fingerprint(cat, &c);
+                    (cat.to_string(), c, f)
+                }
+            }
         };
         match verdict {
             Verdict::Signature(i) => {
@@ -195,14 +199,15 @@ impl Engine {
     /// read, for the clock guard; `None` in replays); the firing decision, if it fired.
     pub fn observe(&self, c: &Classified, text: &str, t: i64, read_ms: Option<i64>) -> Option<Decision> {
         let (_, canonical, fp) = c.group.as_ref()?;
-        let sample = match self.redactor.text(text) {
-            Some(r) => r,
-            None => text.to_string(),
+        // Redacted only when kept (cut first: a sample never needs more of the line).
+        let sample = || {
+            let head = &text[..crate::model::event::floor_char_boundary(text, 4 * groups::SAMPLE_CHARS)];
+            self.redactor.text(head).unwrap_or_else(|| head.to_string())
         };
         let meta = self.meta(c);
         let mut g = lock(&self.groups);
         let t = g.event_time(&self.settings, t, read_ms);
-        let d = g.observe(&self.settings, fp, canonical, meta, t, &sample);
+        let d = g.observe(&self.settings, fp, canonical, meta, t, sample);
         self.stats.set_live(g.groups.len(), g.evicted, g.deferred);
         drop(g);
         if d.is_some() {

@@ -122,7 +122,9 @@ mod tests {
             min_count: 2,
         };
         let mut g = Groups::new();
-        g.observe(&s, "f", "canon", &meta, 1000, "password=[REDACTED]");
+        g.observe(&s, "f", "canon", &meta, 1000, || {
+            "password=[REDACTED]".to_string()
+        });
         save(&dir, &g).unwrap();
         let Loaded::Restored(back) = load(&dir) else {
             panic!("not restored")
