@@ -16,8 +16,10 @@ echo "== tests"
 cargo test --locked
 echo "== store test suite against the sled backend"
 cargo test --locked --features store-sled --lib store::
-echo "== fuzzing the exposition parser (30 s)"
-scripts/fuzz.sh 30
+echo "== fuzzing the exposition parser (30 s), the catalog loader and the canonicalizers (20 s each)"
+scripts/fuzz.sh 30 exposition
+scripts/fuzz.sh 20 catalog
+scripts/fuzz.sh 20 canon
 echo "== cross builds under qemu"
 cmp -s Cross.toml cross.toml || { echo "cross.toml must point at Cross.toml" >&2; exit 1; }
 scripts/cross-build.sh
