@@ -2,7 +2,8 @@
 # Builds release binaries for the gateway targets and smoke-runs each one under
 # qemu-user-static: --version, check-config (embedded default, the example and a bad config),
 # a short `run` that must serve node_* families on /metrics and stop on SIGTERM, and a stdin
-# log source run that must store the parsed, redacted lines and exit 0 at end of input.
+# log source run that must store the parsed, redacted lines and exit 0 at end of input, and the
+# signature engine's replay of the spec's example (same fingerprints on every target).
 #
 # Usage: scripts/cross-build.sh [TRIPLE...]   (default: all four below)
 # Binaries land in target/<triple>/release/outpost; sizes are printed at the end.
@@ -68,6 +69,19 @@ smoke() {
   grep -q '"message":"line one"' <<<"$export" || fail "$triple: stdin line not stored"
   grep -q '"message":"ERROR line two password=\[REDACTED\]","level":"error"' <<<"$export" \
     || fail "$triple: stored event not parsed/redacted: $export"
+  # The signature engine: the spec's example through `signatures replay` (YAML catalog,
+  # RegexSet, the look-around slow path, fingerprints) must decide the same on every target.
+  local decisions
+  decisions=$(printf '%s\n' \
+    '{"ts":"2026-12-01T10:00:00Z","level":"error","message":"socket hang up"}' \
+    '{"ts":"2026-12-01T10:01:00Z","level":"error","message":"socket hang up"}' \
+    '{"ts":"2026-12-01T10:02:00Z","level":"error","message":"socket hang up"}' \
+    '{"ts":"2026-12-01T10:03:00Z","level":"error","message":"Exited with code 137"}' \
+    | $qemu "$bin" signatures replay --signatures examples/signatures/error_signatures.yml \
+        --grouping examples/signatures/alerts.yml --emit events 2>/dev/null) \
+    || fail "$triple: signatures replay failed"
+  [[ "$decisions" == *'"fingerprint":"2e73008da8f5"'*'"signature":"EXIT_NONZERO"'* ]] \
+    || fail "$triple: signatures replay gave: $decisions"
   echo "cross-build: $triple: smoke ok ($v)"
 }
 
