@@ -349,7 +349,7 @@ impl Groups {
             let Some(g) = self.groups.get_mut(&fp) else {
                 continue;
             };
-            let was_deferred = g.deferred.take().is_some();
+            g.deferred = None;
             let d = match kind {
                 Kind::Firing => g.decision(Kind::Firing, g.episode_count, now),
                 Kind::Reminder => {
@@ -368,7 +368,6 @@ impl Groups {
                     g.decision(Kind::Resolved, g.episode_count, now)
                 }
             };
-            let _ = was_deferred;
             self.changes += 1;
             out.push(d);
         }

@@ -251,8 +251,8 @@ impl Inspect for Engine {
         if let Some(s) = &meta.signature {
             add("error_signature", s);
         }
-        add("error_policy", &meta.policy.clone());
-        add("error_summary", &meta.summary.clone());
+        add("error_policy", &meta.policy);
+        add("error_summary", &meta.summary);
         add("error_fingerprint", fp);
         if let Some(d) = self.observe(&c, &e.message, e.timestamp_ms, Some(e.ingest_ms)) {
             lock(&self.outbox).push(d);

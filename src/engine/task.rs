@@ -61,11 +61,16 @@ pub fn start(engine: Arc<Engine>, hooks: Hooks, stop: Stop) -> Arc<AtomicUsize> 
     let spawned = std::thread::Builder::new()
         .name("signatures".into())
         .spawn(move || {
-            run(&engine, &hooks.store, &hooks.data_dir, &stop);
-            let me: Arc<dyn Inspect> = engine;
-            if hooks.inspect.clear_if(&me) {
-                hooks.telemetry.set_view("/errors", None);
-            }
+            let me: Arc<dyn Inspect> = Arc::clone(&engine) as _;
+            // Unhooked as soon as the stop comes, before the last round: events the sources
+            // still read on their way out are stored unclassified instead of being counted
+            // (or decided on) after the state was written for the last time.
+            let unhook = || {
+                if hooks.inspect.clear_if(&me) {
+                    hooks.telemetry.set_view("/errors", None);
+                }
+            };
+            run(&engine, &hooks.store, &hooks.data_dir, &stop, &unhook);
             count.fetch_sub(1, Ordering::SeqCst);
         });
     if let Err(e) = spawned {
@@ -75,7 +80,7 @@ pub fn start(engine: Arc<Engine>, hooks: Hooks, stop: Stop) -> Arc<AtomicUsize> 
     running
 }
 
-fn run(engine: &Engine, store: &StoreHandle, dir: &std::path::Path, stop: &Stop) {
+fn run(engine: &Engine, store: &StoreHandle, dir: &std::path::Path, stop: &Stop, unhook: &dyn Fn()) {
     let interval = engine.cfg.state_interval;
     let mut last_save = Instant::now();
     let mut last_tick = Instant::now();
@@ -85,6 +90,9 @@ fn run(engine: &Engine, store: &StoreHandle, dir: &std::path::Path, stop: &Stop)
         // Short naps: a decision made on a source's thread is stored within one, and the
         // state that records it written as soon as the store says it is durable.
         let stopping = stop.sleep_until(Instant::now() + STEP);
+        if stopping {
+            unhook();
+        }
         let mut decided = engine.take_outbox();
         if last_tick.elapsed() >= TICK || stopping {
             decided.extend(engine.tick(now_ms()));
