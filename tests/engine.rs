@@ -402,27 +402,7 @@ fn at(min: u32, sec: u32) -> String {
     // Recent event times: the clock guard counts stale ones at their read time.
     let now = now_s() as i64;
     let base = now - now % 3600 - 3600;
-    let t = base + (min * 60 + sec) as i64;
-    let (d, s) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    let (y, m, dd) = civil(d);
-    format!(
-        "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}Z",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
-    )
-}
-
-fn civil(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + (m <= 2) as i64, m, d)
+    outpost::model::event::rfc3339_ms((base + (min * 60 + sec) as i64) * 1000)
 }
 
 #[test]

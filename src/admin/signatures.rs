@@ -152,17 +152,8 @@ pub fn check(files: &[std::path::PathBuf]) -> (bool, String) {
         let verdict = if is_grouping {
             match signatures::read_file::<RawGrouping>(f) {
                 Ok(g) => {
-                    let any = signatures::RawCatalog::default();
                     // Immediate categories cannot be checked without the catalog.
-                    let g = RawGrouping {
-                        immediate_categories: None,
-                        ..g
-                    };
-                    let mut q = Problems::default();
-                    signatures::check_catalog(&mut q, "", &any, &g, String::new());
-                    for pr in q.iter().filter(|x| x.path.starts_with("grouping")) {
-                        p.add(&pr.path, pr.message.clone());
-                    }
+                    signatures::check_grouping(&mut p, "grouping ", &g);
                     "grouping file".to_string()
                 }
                 Err(e) => {

@@ -184,10 +184,7 @@ pub fn parse_toml(text: &str, origin: Origin, board: Option<&str>) -> Result<Con
         }
     };
     let (raw, problems) = schema::read(&doc);
-    let dir = match &origin {
-        Origin::File(p) => signatures::config_dir(Some(p)),
-        _ => None,
-    };
+    let dir = signatures::config_dir(&origin);
     let mut cfg = validate::validate(raw, origin.clone(), board, dir.as_deref(), problems)?;
     // The same document, for remote configs to be laid over.
     cfg.base = std::sync::Arc::new(Base {

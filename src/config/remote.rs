@@ -222,10 +222,7 @@ pub fn build(version: u64, doc: Map<String, Value>, base: &Base) -> Result<(Conf
     for p in merged_problems.iter() {
         all.add(&p.path, p.message.clone());
     }
-    let dir = match &base.origin {
-        Origin::File(p) => super::signatures::config_dir(Some(p)),
-        _ => None,
-    };
+    let dir = super::signatures::config_dir(&base.origin);
     match validate::validate(
         raw,
         Origin::Remote(version),

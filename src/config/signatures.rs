@@ -488,6 +488,26 @@ fn minutes(p: &mut Problems, key: &str, v: Option<f64>, default: u64) -> Duratio
     }
 }
 
+/// Checks a grouping file's own values (window, cooldown, default count; the immediate
+/// categories need the catalog): what they resolve to, the defaults where a value is bad.
+/// `gp` goes before every key path.
+pub fn check_grouping(p: &mut Problems, gp: &str, g: &RawGrouping) -> (Duration, Duration, u32) {
+    let window = minutes(p, &format!("{gp}window_minutes"), g.window_minutes, 5);
+    let cooldown = minutes(p, &format!("{gp}cooldown_minutes"), g.cooldown_minutes, 10);
+    let min_count_default = match g.min_count_default {
+        None => 3,
+        Some(n @ 1..=10_000) => n as u32,
+        Some(n) => {
+            p.add(
+                &format!("{gp}min_count_default"),
+                format!("{n} is out of range (1 to 10000)"),
+            );
+            3
+        }
+    };
+    (window, cooldown, min_count_default)
+}
+
 /// Checks a catalog and its grouping; `prefix` goes before every key path (the file, or
 /// `signatures.catalog.` inline). `None` when anything is wrong (all of it reported).
 pub fn check_catalog(
@@ -503,19 +523,7 @@ pub fn check_catalog(
     } else {
         "grouping ".to_string()
     };
-    let window = minutes(p, &format!("{gp}window_minutes"), g.window_minutes, 5);
-    let cooldown = minutes(p, &format!("{gp}cooldown_minutes"), g.cooldown_minutes, 10);
-    let min_count_default = match g.min_count_default {
-        None => 3,
-        Some(n @ 1..=10_000) => n as u32,
-        Some(n) => {
-            p.add(
-                &format!("{gp}min_count_default"),
-                format!("{n} is out of range (1 to 10000)"),
-            );
-            3
-        }
-    };
+    let (window, cooldown, min_count_default) = check_grouping(p, &gp, g);
     let immediate = g.immediate_categories.clone().unwrap_or_default();
     for (i, name) in immediate.iter().enumerate() {
         if !c.categories.0.iter().any(|(n, _)| n == name) {
@@ -652,9 +660,13 @@ fn min_count(p: &mut Problems, key: &str, n: u64) -> u32 {
     }
 }
 
-/// The folder relative catalog paths start from: the config file's.
-pub fn config_dir(origin_file: Option<&Path>) -> Option<PathBuf> {
-    origin_file.and_then(Path::parent).map(Path::to_path_buf)
+/// The folder relative catalog paths start from: the config file's (none for the embedded
+/// default: the working directory).
+pub fn config_dir(origin: &super::Origin) -> Option<PathBuf> {
+    match origin {
+        super::Origin::File(p) => p.parent().map(Path::to_path_buf),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@
 //! entered in the set **without its look-around assertions** — a pattern that matches at
 //! least every line the real one matches — and only when that approximation matches does the
 //! slow path run the real pattern with `fancy-regex`, under a backtrack limit
-//! ([`BACKTRACK_LIMIT`]) and on at most `max_scan_bytes` of text. A pattern with no such
-//! approximation (back-references) runs on the slow path for every line. The `regex` crate's
+//! ([`crate::config::signatures::BACKTRACK_LIMIT`]) and on at most `max_scan_bytes` of text.
+//! A pattern with no such approximation (back-references) runs on the slow path for every
+//! line. The `regex` crate's
 //! matching is linear in the input, so neither a pathological pattern nor a 1 MB line can
 //! stall the agent.
 //!
@@ -21,7 +22,7 @@ use std::time::Instant;
 
 use regex::RegexSet;
 
-use crate::config::signatures::{compile, Catalog, Compiled, BACKTRACK_LIMIT};
+use crate::config::signatures::{compile, Catalog, Compiled};
 
 /// What the matcher says about one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -284,9 +285,6 @@ fn run_slow(re: &fancy_regex::Regex, text: &str, w: &mut SlowWork) -> bool {
         }
     }
 }
-
-/// The backtrack limit, re-exported for the docs.
-pub const LIMIT: usize = BACKTRACK_LIMIT;
 
 #[cfg(test)]
 mod tests {
