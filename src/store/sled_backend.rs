@@ -29,14 +29,30 @@ fn key(prefix: u8, class: Class, seq: u64) -> [u8; 10] {
 }
 
 impl SledBackend {
+    /// Opens (or reopens) the database. The data directory's own lock already keeps other
+    /// processes out, so a sled file-lock conflict can only be this process's previous handle:
+    /// sled's background writer threads keep the file open for a moment after the `Db` is
+    /// dropped (sled's own tests block on the lock for this reason). Reopening after a write
+    /// error therefore waits up to two seconds for that handle to go.
     pub fn open(path: &Path, cache_bytes: u64) -> Result<Self, BackendError> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .mode(sled::Mode::LowSpace)
-            .open()
-            .map_err(err)?;
-        Ok(SledBackend { db })
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            let opened = sled::Config::new()
+                .path(path)
+                .cache_capacity(cache_bytes)
+                .mode(sled::Mode::LowSpace)
+                .open();
+            match opened {
+                Ok(db) => return Ok(SledBackend { db }),
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => return Err(err(e)),
+            }
+        }
     }
 }
 

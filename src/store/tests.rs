@@ -351,7 +351,9 @@ fn disk_full_evicts_to_make_room_and_keeps_running() {
         s.append(Class::Alerts, now_ms(), payload(100, 10));
         assert!(matches!(s.commit(), Err(BackendError::Full(_))));
         s.retry_now();
-        s.commit().expect("second attempt");
+        if let Err(e) = s.commit() {
+            panic!("{kind:?}: second attempt failed: {e}; stats {:?}", s.stats());
+        }
         assert_eq!(s.stats().records[Class::Alerts.index()], 1, "{kind:?}");
         s.close();
     }
