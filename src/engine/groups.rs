@@ -75,6 +75,8 @@ pub struct Group {
     pub episode_count: u64,
     pub last_notice: Option<i64>,
     pub since_notice: u64,
+    /// Reminders sent in this episode (a `retry` group notifies from its first one on).
+    pub reminders: u32,
     pub resolved_at: Option<i64>,
     /// Quiet period multiplier (flap damping): 1, 2, 4, … 16.
     pub damping: u32,
@@ -103,6 +105,7 @@ impl Group {
             episode_count: 0,
             last_notice: None,
             since_notice: 0,
+            reminders: 0,
             resolved_at: None,
             damping: 1,
             deferred: None,
@@ -161,6 +164,7 @@ impl Group {
             decided_ms: now,
             canonical: self.canonical.clone(),
             samples: self.samples.iter().cloned().collect(),
+            reminders: self.reminders,
             gateway: String::new(),
             shadow: false,
         }
@@ -304,6 +308,7 @@ impl Groups {
         g.episode_start = g.recent[g.recent.len() - n];
         g.episode_count = n as u64;
         g.since_notice = 0;
+        g.reminders = 0;
         g.last_notice = Some(t);
         let fp = g.fingerprint.clone();
         if self.take_token(s, t) {
@@ -353,6 +358,7 @@ impl Groups {
             let d = match kind {
                 Kind::Firing => g.decision(Kind::Firing, g.episode_count, now),
                 Kind::Reminder => {
+                    g.reminders = g.reminders.saturating_add(1);
                     let d = g.decision(Kind::Reminder, g.since_notice, now);
                     g.since_notice = 0;
                     g.last_notice = Some(now);
@@ -484,14 +490,20 @@ mod tests {
             let d = g.tick(&s, t);
             if !d.is_empty() {
                 assert_eq!(kinds(&d), ["reminder"]);
-                assert_eq!((t, d[0].count), (60 * MIN, 60));
+                assert_eq!((t, d[0].count, d[0].reminders), (60 * MIN, 60, 1));
             }
         }
         assert!(g.tick(&s, t + 14 * MIN).is_empty());
         let d = g.tick(&s, t + 15 * MIN);
         assert_eq!(kinds(&d), ["resolved"]);
-        assert_eq!(d[0].count, 71);
+        assert_eq!(
+            (d[0].count, d[0].reminders),
+            (71, 1),
+            "the episode had one reminder"
+        );
         assert!(g.tick(&s, t + 30 * MIN).is_empty(), "once");
+        let again = g.observe(&s, "f", "c", &m, t + 60 * MIN, || "x".to_string());
+        assert_eq!(again.map(|d| d.reminders), Some(0), "a new episode counts afresh");
     }
 
     #[test]

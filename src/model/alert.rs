@@ -65,6 +65,10 @@ pub struct Decision {
     pub canonical: String,
     /// Up to [`MAX_SAMPLES`] recent messages, redacted and cut.
     pub samples: Vec<String>,
+    /// Reminders in this episode: 0 for a firing, n for the n-th reminder, and for a resolve
+    /// how many reminders the episode had (a `retry` group is announced from its first
+    /// reminder on, so its resolve is sent only when that happened).
+    pub reminders: u32,
     pub gateway: String,
     /// Decided while `[signatures] shadow = true`: recorded, never sent.
     pub shadow: bool,
@@ -109,6 +113,7 @@ impl Decision {
             "decided_at": super::event::rfc3339_ms(self.decided_ms),
             "canonical": self.canonical,
             "samples": self.samples,
+            "reminders": self.reminders,
             "gateway": self.gateway,
             "shadow": self.shadow,
             "key": self.key(),
@@ -176,6 +181,7 @@ mod tests {
             decided_ms: 2_000,
             canonical: "network_reset".into(),
             samples: vec!["socket hang up".into()],
+            reminders: 0,
             gateway: "gw".into(),
             shadow: false,
         };
