@@ -14,6 +14,7 @@
 //! HTTP endpoint and TLS types its resolved sections hold), never a source, sink or the store.
 
 pub mod agent;
+pub mod alerts;
 pub mod board;
 mod check;
 pub mod endpoint;
@@ -37,6 +38,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use agent::AgentConfig;
+pub use alerts::AlertsConfig;
 pub use logs::LogsConfig;
 pub use logstash::LogstashConfig;
 pub use metrics::MetricsConfig;

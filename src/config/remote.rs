@@ -103,6 +103,42 @@ pub const ALLOWED: &[&str] = &[
     "signatures.max_clock_skew",
     "signatures.state_interval",
     "signatures.max_scan_bytes",
+    // Alert sinks: where to (Alertmanager URLs, the Telegram chat), how often and what is
+    // routed where. The secrets (webhook URL, bot token: files or environment), the CA
+    // file, the Telegram API URL (it carries the token), auth keys and the command `exec`
+    // runs stay local.
+    "alerts.alertmanager.urls",
+    "alerts.alertmanager.labels",
+    "alerts.alertmanager.resend_interval",
+    "alerts.alertmanager.resolved_resend_for",
+    "alerts.alertmanager.generator_url",
+    "alerts.alertmanager.timeout",
+    "alerts.alertmanager.enabled",
+    "alerts.alertmanager.min_severity",
+    "alerts.alertmanager.categories",
+    "alerts.alertmanager.escalation_only",
+    "alerts.slack.min_interval",
+    "alerts.slack.max_per_message",
+    "alerts.slack.timeout",
+    "alerts.slack.enabled",
+    "alerts.slack.min_severity",
+    "alerts.slack.categories",
+    "alerts.slack.escalation_only",
+    "alerts.telegram.chat_id",
+    "alerts.telegram.min_interval",
+    "alerts.telegram.max_per_message",
+    "alerts.telegram.timeout",
+    "alerts.telegram.enabled",
+    "alerts.telegram.min_severity",
+    "alerts.telegram.categories",
+    "alerts.telegram.escalation_only",
+    "alerts.mqtt",
+    "alerts.exec.timeout",
+    "alerts.exec.min_interval",
+    "alerts.exec.enabled",
+    "alerts.exec.min_severity",
+    "alerts.exec.categories",
+    "alerts.exec.escalation_only",
 ];
 
 /// Keys inside an allowed section that stay local: the program a journald source runs (a
@@ -401,6 +437,37 @@ mod tests {
             apply(r#"{"version": 7, "logstash": {"url": "http://ls:8080", "password_file": "/etc/shadow"}}"#)
                 .unwrap_err();
         assert_eq!(paths_of(r), ["logstash.password_file"]);
+    }
+
+    #[test]
+    fn alert_routing_changes_remotely_but_not_secrets_or_the_command() {
+        let cfg = apply(
+            r#"{"version": 5, "alerts": {"alertmanager": {"urls": ["http://am:9093"], "labels": {"site": "north"},
+                "min_severity": "high"}, "mqtt": {"escalation_only": true}}}"#,
+        )
+        .unwrap();
+        let a = cfg.alerts.unwrap();
+        let am = a.alertmanager.unwrap();
+        assert_eq!(am.labels["site"], "north");
+        assert_eq!(am.route.min_severity, 1);
+        assert!(a.mqtt.escalation_only);
+        for (doc, path) in [
+            (
+                r#"{"version": 6, "alerts": {"exec": {"command": ["/bin/sh", "-c", "curl evil"]}}}"#,
+                "alerts.exec.command",
+            ),
+            (
+                r#"{"version": 6, "alerts": {"slack": {"webhook_url_file": "/etc/shadow"}}}"#,
+                "alerts.slack.webhook_url_file",
+            ),
+            (
+                r#"{"version": 6, "alerts": {"telegram": {"api_url": "http://evil", "chat_id": "1"}}}"#,
+                "alerts.telegram.api_url",
+            ),
+        ] {
+            let r = apply(doc).unwrap_err();
+            assert!(paths_of(r).contains(&path.to_string()), "{doc}");
+        }
     }
 
     #[test]

@@ -109,6 +109,95 @@ pub struct RawConfig {
     pub logstash: Option<RawLogstash>,
     /// `[signatures]`: the alert engine (catalog, grouping, tunables).
     pub signatures: Option<super::signatures::RawSignatures>,
+    /// `[alerts]`: where the engine's decisions are delivered.
+    pub alerts: Option<RawAlerts>,
+}
+
+/// `[alerts]`: one subsection per alert sink.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    pub alertmanager: Option<RawAlertmanager>,
+    pub slack: Option<RawSlack>,
+    pub telegram: Option<RawTelegram>,
+    pub mqtt: Option<RawAlertMqtt>,
+    pub exec: Option<RawExec>,
+}
+
+with_client_keys! {
+    /// `[alerts.alertmanager]`: Alertmanager API v2, one or more instances (an HA pair).
+    pub struct RawAlertmanager {
+        pub urls: Option<Vec<String>>,
+        pub headers: Option<BTreeMap<String, String>>,
+        /// Static labels added to every alert.
+        pub labels: Option<BTreeMap<String, String>>,
+        pub resend_interval: Option<String>,
+        pub resolved_resend_for: Option<String>,
+        pub generator_url: Option<String>,
+        pub enabled: Option<bool>,
+        pub min_severity: Option<String>,
+        pub categories: Option<Vec<String>>,
+        pub escalation_only: Option<bool>,
+    }
+}
+
+/// `[alerts.slack]`: an incoming webhook; its URL is a secret (file or environment).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlack {
+    pub webhook_url_file: Option<String>,
+    pub webhook_url_env: Option<String>,
+    pub min_interval: Option<String>,
+    pub max_per_message: Option<u32>,
+    pub timeout: Option<String>,
+    pub ca_file: Option<String>,
+    pub enabled: Option<bool>,
+    pub min_severity: Option<String>,
+    pub categories: Option<Vec<String>>,
+    pub escalation_only: Option<bool>,
+}
+
+/// `[alerts.telegram]`: a bot's `sendMessage`; the token is a secret (file or environment).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelegram {
+    pub bot_token_file: Option<String>,
+    pub bot_token_env: Option<String>,
+    pub chat_id: Option<String>,
+    pub chat_id_file: Option<String>,
+    pub api_url: Option<String>,
+    pub min_interval: Option<String>,
+    pub max_per_message: Option<u32>,
+    pub timeout: Option<String>,
+    pub ca_file: Option<String>,
+    pub enabled: Option<bool>,
+    pub min_severity: Option<String>,
+    pub categories: Option<Vec<String>>,
+    pub escalation_only: Option<bool>,
+}
+
+/// `[alerts.mqtt]`: which decisions the MQTT uplink publishes on `<prefix>/<id>/alerts`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlertMqtt {
+    pub enabled: Option<bool>,
+    pub min_severity: Option<String>,
+    pub categories: Option<Vec<String>>,
+    pub escalation_only: Option<bool>,
+}
+
+/// `[alerts.exec]`: a local command run per decision, the decision as JSON on its stdin.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExec {
+    /// The program and its arguments (no shell).
+    pub command: Option<Vec<String>>,
+    pub timeout: Option<String>,
+    pub min_interval: Option<String>,
+    pub enabled: Option<bool>,
+    pub min_severity: Option<String>,
+    pub categories: Option<Vec<String>>,
+    pub escalation_only: Option<bool>,
 }
 
 /// `[logs]`: settings shared by every log source, and the sources.

@@ -1,12 +1,13 @@
 //! Stage two of the configuration: from the file's strings to typed, checked values.
 //!
 //! Each section has its own file with its resolved type and its resolver (`agent`, `sample`,
-//! `metrics`, `store`, `mqtt`, `remote_write`, `pushgateway`, `scrape`, `logs`, `logstash`, `signatures`); this one runs them
+//! `metrics`, `store`, `mqtt`, `remote_write`, `pushgateway`, `scrape`, `logs`, `logstash`, `signatures`, `alerts`); this one runs them
 //! all on one [`Problems`] list, so an operator fixing a config sees every problem in one
 //! `check-config` run. Defaults live next to the checks, so `docs/CONFIG.md` has one place
 //! to be true to.
 
 use super::agent::{self, AgentConfig};
+use super::alerts::{self, AlertsConfig};
 use super::logs::{self, LogsConfig};
 use super::logstash::{self, LogstashConfig};
 use super::metrics::{self, MetricsConfig};
@@ -41,6 +42,8 @@ pub struct Config {
     pub logstash: Option<LogstashConfig>,
     /// `[signatures]`: the alert engine; `None` when it is off.
     pub signatures: Option<SignaturesConfig>,
+    /// `[alerts]`: the alert sinks; `None` when the section is absent.
+    pub alerts: Option<AlertsConfig>,
 }
 
 /// Resolves every section of `raw`; `problems` may already hold stage one's (unknown keys,
@@ -70,6 +73,7 @@ pub fn validate(
     let logs = logs::resolve(p, &raw.logs);
     let logstash = raw.logstash.as_ref().and_then(|r| logstash::resolve(p, r));
     let signatures = signatures::resolve(p, raw.signatures.as_ref(), config_dir);
+    let alerts = alerts::resolve(p, raw.alerts.as_ref(), metrics.listen);
     if !problems.is_empty() {
         return Err(ConfigError::Invalid { origin, problems });
     }
@@ -91,5 +95,6 @@ pub fn validate(
         logs,
         logstash,
         signatures,
+        alerts,
     })
 }

@@ -215,6 +215,7 @@ async fn agent(cfg: Config) -> Result<(), RunError> {
         stdin_done: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         inspect: Default::default(),
         data_dir: data_path.clone(),
+        alert_gate: Default::default(),
     };
     let mut tasks = Tasks::start(&current.cfg, &ctx);
 

@@ -21,6 +21,9 @@ use crate::engine::Engine;
 use crate::model::alert::InspectSlot;
 use crate::model::pushtext::Latest;
 use crate::shutdown::Stop;
+use crate::sinks::alerts::route::{AlertGate, Gate};
+use crate::sinks::alerts::stats::AlertStats;
+use crate::sinks::alerts::AlertSinks;
 use crate::sinks::logstash::LogstashSink;
 use crate::sinks::mqtt::{Links, MqttSink};
 use crate::sinks::pushgateway::PushgatewaySink;
@@ -43,8 +46,10 @@ pub struct Context {
     pub stdin_done: Arc<std::sync::atomic::AtomicBool>,
     /// Where the log sources find the signature engine (set by the `signatures` task).
     pub inspect: InspectSlot,
-    /// The data directory (the engine's state file).
+    /// The data directory (the engine's state file, the Alertmanager sink's active alerts).
     pub data_dir: std::path::PathBuf,
+    /// The MQTT uplink's alert route (`[alerts.mqtt]`, shadow mode), set by the `alerts` row.
+    pub alert_gate: AlertGate,
 }
 
 /// A running component: its stop switch and what to wait for.
@@ -124,37 +129,54 @@ impl Task {
 /// A component owned by a config section.
 struct Component {
     section: &'static str,
+    /// Other sections it reads: a change there replaces it too.
+    also: &'static [&'static str],
     start: fn(&Config, &Context) -> Option<Task>,
 }
 
 const COMPONENTS: &[Component] = &[
+    // First, so the alert sinks hold their data in the store before any other sink
+    // acknowledges it, and the uplink has its alert route before its first batch. It reads
+    // `[signatures] shadow` too.
+    Component {
+        section: "alerts",
+        also: &["signatures"],
+        start: start_alerts,
+    },
     Component {
         section: "mqtt",
+        also: &[],
         start: start_mqtt,
     },
     Component {
         section: "remote_write",
+        also: &[],
         start: start_remote_write,
     },
     Component {
         section: "pushgateway",
+        also: &[],
         start: start_pushgateway,
     },
     Component {
         section: "scrape",
+        also: &[],
         start: start_scrape,
     },
     // Before the log sources, so their first events are classified.
     Component {
         section: "signatures",
+        also: &[],
         start: start_signatures,
     },
     Component {
         section: "logs",
+        also: &[],
         start: start_logs,
     },
     Component {
         section: "logstash",
+        also: &[],
         start: start_logstash,
     },
 ];
@@ -172,8 +194,50 @@ fn start_mqtt(cfg: &Config, ctx: &Context) -> Option<Task> {
         gateway: cfg.agent.id.clone(),
         store: ctx.store.clone(),
         links: ctx.links.clone(),
+        alerts: ctx.alert_gate.clone(),
+        alert_stats: ctx.telemetry.register_with("alerts", AlertStats::default),
     };
     Some(Task::spawn("mqtt", |stop| sink.run(stop)))
+}
+
+/// The alert sinks (`[alerts]`): each its own task on the delivery engine, reading the
+/// store's `alerts` class. In shadow mode none starts (their decisions wait in the store
+/// until it ends) and the uplink publishes no alert.
+fn start_alerts(cfg: &Config, ctx: &Context) -> Option<Task> {
+    let shadow = cfg.signatures.as_ref().is_some_and(|s| s.shadow);
+    let stats = ctx.telemetry.register_with("alerts", AlertStats::default);
+    stats.set_shadow(shadow);
+    ctx.alert_gate.set(Gate {
+        route: cfg.alerts.as_ref().map(|a| a.mqtt.clone()).unwrap_or_default(),
+        shadow,
+    });
+    let alerts = cfg.alerts.as_ref()?;
+    let sinks = alerts.sinks();
+    if shadow {
+        log::warn!(
+            "alerts: SHADOW MODE ([signatures] shadow = true): no alert is sent{}{}; decisions are              recorded and shown at /errors, outpost_alerts_shadow is 1",
+            if sinks.is_empty() { String::new() } else { format!(" to {}", sinks.join(", ")) },
+            if cfg.mqtt.is_some() { " or over MQTT" } else { "" }
+        );
+        return None;
+    }
+    if sinks.is_empty() {
+        return None;
+    }
+    if cfg.signatures.is_none() {
+        log::warn!(
+            "alerts: the signature engine is off ([signatures] absent or enabled = false): only              decisions already stored will be delivered"
+        );
+    }
+    log::info!("alerts: delivering decisions to {}", sinks.join(", "));
+    let run = AlertSinks {
+        cfg: alerts.clone(),
+        store: ctx.store.clone(),
+        telemetry: Arc::clone(&ctx.telemetry),
+        data_dir: ctx.data_dir.clone(),
+        gateway: cfg.agent.id.clone(),
+    };
+    Some(Task::spawn("alerts", |stop| run.run(stop)))
 }
 
 fn start_remote_write(cfg: &Config, ctx: &Context) -> Option<Task> {
@@ -313,7 +377,7 @@ impl Tasks {
     ) -> Vec<&'static str> {
         let mut replaced = Vec::new();
         for (c, slot) in COMPONENTS.iter().zip(self.running.iter_mut()) {
-            if !next.changed(current, c.section) {
+            if !next.changed(current, c.section) && !c.also.iter().any(|a| next.changed(current, a)) {
                 continue;
             }
             if let Some(task) = slot.take() {

@@ -87,6 +87,7 @@ impl JsonEvents {
         Request {
             body,
             items: objects.len() as u64,
+            tally: Vec::new(),
         }
     }
 

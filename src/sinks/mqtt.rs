@@ -28,8 +28,11 @@ use rumqttc::{
 };
 use tokio::sync::watch;
 
+use super::alerts::route::{admit, AlertGate, Gate, Verdict};
+use super::alerts::stats::{self, AlertStats};
 use super::payload::{batch_json, gzip};
 use crate::config::{Compression, MqttConfig};
+use crate::model::alert::Decision;
 pub use crate::model::uplink::{Incoming, Link, MAX_INCOMING};
 use crate::net::pace::{backoff, random_u64, Bucket};
 use crate::shutdown::Stop;
@@ -85,6 +88,8 @@ struct Batch {
     live: bool,
     /// Publishes not yet acknowledged by the broker.
     outstanding: usize,
+    /// Alert decisions it carries, by kind (counted as delivered at the PUBACK).
+    alerts: Vec<(&'static str, u64)>,
 }
 
 fn status(state: &str, boot_id: &str, started_at: i64) -> Vec<u8> {
@@ -102,6 +107,9 @@ pub struct MqttSink {
     pub gateway: String,
     pub store: StoreHandle,
     pub links: Links,
+    /// Which alert decisions go out on `<prefix>/<id>/alerts` (`[alerts.mqtt]`).
+    pub alerts: AlertGate,
+    pub alert_stats: Arc<AlertStats>,
 }
 
 /// The state of one connection.
@@ -458,8 +466,13 @@ impl MqttSink {
         let id = s.next_batch;
         s.next_batch += 1;
         let mut outstanding = 0;
+        let mut alerts = Vec::new();
+        let gate = self.alerts.get();
         for class in Class::ALL {
-            let of_class: Vec<&Record> = records.iter().filter(|r| r.class == class).collect();
+            let mut of_class: Vec<&Record> = records.iter().filter(|r| r.class == class).collect();
+            if class == Class::Alerts {
+                of_class.retain(|r| self.admit_alert(&gate, r, &mut alerts));
+            }
             if of_class.is_empty() {
                 continue;
             }
@@ -473,6 +486,13 @@ impl MqttSink {
                 .publish(self.topic(class.name()), qos, false, payload)
                 .await?;
         }
+        if outstanding == 0 {
+            // Every record was an alert this route does not take: nothing to wait for.
+            if let Err(e) = self.store.ack_range(SINK, after, last).await {
+                log::warn!("mqtt: store: {e}");
+            }
+            return Ok(());
+        }
         s.batches.insert(
             id,
             Batch {
@@ -480,6 +500,7 @@ impl MqttSink {
                 last,
                 live,
                 outstanding,
+                alerts,
             },
         );
         if live {
@@ -502,8 +523,34 @@ impl MqttSink {
         } else {
             s.backlog_in -= 1;
         }
+        for (kind, n) in &b.alerts {
+            self.alert_stats.count(SINK, kind, stats::DELIVERED, *n);
+        }
         if let Err(e) = self.store.ack_range(SINK, b.after, b.last).await {
             log::warn!("mqtt: store: {e}");
+        }
+    }
+
+    /// Whether the alert record goes out on this uplink (`[alerts.mqtt]`, shadow mode); a
+    /// decision that does not is counted by reason and acknowledged with its batch.
+    fn admit_alert(&self, gate: &Gate, r: &Record, kinds: &mut Vec<(&'static str, u64)>) -> bool {
+        let Ok(d) = Decision::decode(&r.data) else {
+            // Sent as it is: the payload says it is undecodable, and the receiver decides.
+            return true;
+        };
+        let kind = d.kind.as_str();
+        match admit(&gate.route, gate.shadow, &d) {
+            Verdict::Send => {
+                match kinds.iter_mut().find(|(k, _)| *k == kind) {
+                    Some((_, n)) => *n += 1,
+                    None => kinds.push((kind, 1)),
+                }
+                true
+            }
+            Verdict::Skip(why) => {
+                self.alert_stats.count(SINK, kind, why, 1);
+                false
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The delivery engine every sink that reads the store runs on: the delivery contract,
 //! written once. A sink is an [`Encoder`] (stored records → request bodies), a [`Transport`]
-//! (one blocking request → an [`Outcome`]) and its config; remote_write is one, Logstash and
-//! the alert sinks are the next.
+//! (one blocking request → an [`Outcome`]) and its config; remote_write, Logstash and the
+//! alert sinks (Alertmanager, Slack, Telegram, exec) are each one.
 //!
 //! **Two lanes.** Receivers roll back a whole request when one item in it is refused, so live
 //! records and backlog records never share a request. The *live* lane sends what became
@@ -48,6 +48,9 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 pub struct Request {
     pub body: Vec<u8>,
     pub items: u64,
+    /// The items by kind, for sinks that count what they send by kind (the alert sinks:
+    /// firing, reminder, resolved); empty otherwise. Handed back in [`Encoder::settled`].
+    pub tally: Vec<(&'static str, u64)>,
 }
 
 /// What an encoder made of one batch of records.
@@ -71,6 +74,8 @@ pub trait Encoder: Send + 'static {
     fn split(&mut self, _request: &Request) -> Option<Vec<Request>> {
         None
     }
+    /// One attempt at `request` ended: `delivered`, `rejected` (for good) or `retry`.
+    fn settled(&mut self, _request: &Request, _result: &'static str) {}
 }
 
 /// Sends one request, blocking: a sink's protocol.
@@ -408,6 +413,7 @@ impl<T: Transport> Sink<T> {
                         log::info!("{}: delivering to {target} again", self.name());
                     }
                 }
+                st.encoder.settled(&req, "delivered");
                 st.attempt = 0;
                 st.hold_until = None;
                 lane.sent += req.items;
@@ -423,6 +429,7 @@ impl<T: Transport> Sink<T> {
             } => {
                 self.stats.request((status > 0).then_some(status));
                 self.stats.rejected(reason, req.items);
+                st.encoder.settled(&req, "rejected");
                 let episode = format!("rejected:{reason}");
                 if st.episode.as_ref() != Some(&episode) {
                     log::warn!(
@@ -447,6 +454,7 @@ impl<T: Transport> Sink<T> {
                 message,
             } => {
                 self.stats.request(status);
+                st.encoder.settled(&req, "retry");
                 st.attempt = st.attempt.saturating_add(1);
                 let wait = match after {
                     Some(a) => a.min(MAX_RETRY_AFTER),

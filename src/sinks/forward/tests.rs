@@ -30,6 +30,7 @@ impl Encoder for JsonLines {
             requests: vec![Request {
                 body: serde_json::to_vec(&events).expect("plain data"),
                 items: events.len() as u64,
+                tally: Vec::new(),
             }],
             dropped: Vec::new(),
         }

@@ -121,6 +121,7 @@ impl forward::Encoder for WriteRequests {
             .map(|e| Request {
                 body: e.body,
                 items: e.samples as u64,
+                tally: Vec::new(),
             })
             .collect();
         out
