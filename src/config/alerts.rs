@@ -33,6 +33,11 @@ pub struct Route {
     pub categories: Vec<String>,
     /// Only `escalate` decisions (a pager, a siren).
     pub escalation_only: bool,
+    /// `retry_policy = "hold"`: a `retry` group is announced only from its first reminder on
+    /// (the default for people and devices: Slack, Telegram, exec); `"send"`: every decision,
+    /// with the policy in the payload for the receiver to route on (the default for
+    /// Alertmanager and MQTT).
+    pub hold_retry: bool,
 }
 
 impl Default for Route {
@@ -42,6 +47,7 @@ impl Default for Route {
             min_severity: SEVERITIES.len() - 1,
             categories: Vec::new(),
             escalation_only: false,
+            hold_retry: false,
         }
     }
 }
@@ -131,20 +137,51 @@ impl AlertsConfig {
     }
 }
 
-fn route(
-    p: &mut Problems,
-    section: &str,
+/// The routing keys every sink subsection has, as written.
+struct RawRoute<'a> {
     enabled: Option<bool>,
-    min_severity: Option<&str>,
-    categories: Option<&Vec<String>>,
+    min_severity: Option<&'a str>,
+    categories: Option<&'a Vec<String>>,
     escalation_only: Option<bool>,
-) -> Route {
+    retry_policy: Option<&'a str>,
+}
+
+macro_rules! raw_route {
+    ($r:expr) => {
+        RawRoute {
+            enabled: $r.enabled,
+            min_severity: $r.min_severity.as_deref(),
+            categories: $r.categories.as_ref(),
+            escalation_only: $r.escalation_only,
+            retry_policy: $r.retry_policy.as_deref(),
+        }
+    };
+}
+
+fn route(p: &mut Problems, section: &str, raw: RawRoute<'_>, hold_retry: bool) -> Route {
+    let RawRoute {
+        enabled,
+        min_severity,
+        categories,
+        escalation_only,
+        retry_policy,
+    } = raw;
     let mut r = Route {
         enabled: enabled.unwrap_or(true),
         escalation_only: escalation_only.unwrap_or(false),
         categories: categories.cloned().unwrap_or_default(),
+        hold_retry,
         ..Route::default()
     };
+    match retry_policy {
+        None => {}
+        Some("hold") => r.hold_retry = true,
+        Some("send") => r.hold_retry = false,
+        Some(other) => p.add(
+            &format!("{section}.retry_policy"),
+            format!("{other:?}: expected \"hold\" (announce a retry group from its first reminder on) or \"send\" (every decision)"),
+        ),
+    }
     if let Some(s) = min_severity {
         match SEVERITIES.iter().position(|x| *x == s) {
             Some(i) => r.min_severity = i,
@@ -271,14 +308,7 @@ pub fn resolve(p: &mut Problems, raw: Option<&RawAlerts>, listen: SocketAddr) ->
     let mut out = AlertsConfig::default();
     if let Some(r) = &raw.alertmanager {
         let s = "alerts.alertmanager";
-        let rt = route(
-            p,
-            s,
-            r.enabled,
-            r.min_severity.as_deref(),
-            r.categories.as_ref(),
-            r.escalation_only,
-        );
+        let rt = route(p, s, raw_route!(r), false);
         let urls = r.urls.clone().unwrap_or_default();
         if urls.is_empty() {
             p.add(
@@ -361,14 +391,7 @@ pub fn resolve(p: &mut Problems, raw: Option<&RawAlerts>, listen: SocketAddr) ->
     }
     if let Some(r) = &raw.slack {
         let s = "alerts.slack";
-        let rt = route(
-            p,
-            s,
-            r.enabled,
-            r.min_severity.as_deref(),
-            r.categories.as_ref(),
-            r.escalation_only,
-        );
+        let rt = route(p, s, raw_route!(r), true);
         let min_interval = interval(
             p,
             &format!("{s}.min_interval"),
@@ -403,14 +426,7 @@ pub fn resolve(p: &mut Problems, raw: Option<&RawAlerts>, listen: SocketAddr) ->
     }
     if let Some(r) = &raw.telegram {
         let s = "alerts.telegram";
-        let rt = route(
-            p,
-            s,
-            r.enabled,
-            r.min_severity.as_deref(),
-            r.categories.as_ref(),
-            r.escalation_only,
-        );
+        let rt = route(p, s, raw_route!(r), true);
         let min_interval = interval(
             p,
             &format!("{s}.min_interval"),
@@ -502,14 +518,7 @@ pub fn resolve(p: &mut Problems, raw: Option<&RawAlerts>, listen: SocketAddr) ->
     }
     if let Some(r) = &raw.exec {
         let s = "alerts.exec";
-        let rt = route(
-            p,
-            s,
-            r.enabled,
-            r.min_severity.as_deref(),
-            r.categories.as_ref(),
-            r.escalation_only,
-        );
+        let rt = route(p, s, raw_route!(r), true);
         let command = r.command.clone().unwrap_or_default();
         match command.first() {
             None => p.add(
@@ -551,14 +560,7 @@ pub fn resolve(p: &mut Problems, raw: Option<&RawAlerts>, listen: SocketAddr) ->
         });
     }
     if let Some(r) = &raw.mqtt {
-        out.mqtt = route(
-            p,
-            "alerts.mqtt",
-            r.enabled,
-            r.min_severity.as_deref(),
-            r.categories.as_ref(),
-            r.escalation_only,
-        );
+        out.mqtt = route(p, "alerts.mqtt", raw_route!(r), false);
     }
     Some(out)
 }

@@ -117,6 +117,7 @@ pub const ALLOWED: &[&str] = &[
     "alerts.alertmanager.min_severity",
     "alerts.alertmanager.categories",
     "alerts.alertmanager.escalation_only",
+    "alerts.alertmanager.retry_policy",
     "alerts.slack.min_interval",
     "alerts.slack.max_per_message",
     "alerts.slack.timeout",
@@ -124,6 +125,7 @@ pub const ALLOWED: &[&str] = &[
     "alerts.slack.min_severity",
     "alerts.slack.categories",
     "alerts.slack.escalation_only",
+    "alerts.slack.retry_policy",
     "alerts.telegram.chat_id",
     "alerts.telegram.min_interval",
     "alerts.telegram.max_per_message",
@@ -132,6 +134,7 @@ pub const ALLOWED: &[&str] = &[
     "alerts.telegram.min_severity",
     "alerts.telegram.categories",
     "alerts.telegram.escalation_only",
+    "alerts.telegram.retry_policy",
     "alerts.mqtt",
     "alerts.exec.timeout",
     "alerts.exec.min_interval",
@@ -139,6 +142,7 @@ pub const ALLOWED: &[&str] = &[
     "alerts.exec.min_severity",
     "alerts.exec.categories",
     "alerts.exec.escalation_only",
+    "alerts.exec.retry_policy",
 ];
 
 /// Keys inside an allowed section that stay local: the program a journald source runs (a

@@ -138,6 +138,7 @@ with_client_keys! {
         pub min_severity: Option<String>,
         pub categories: Option<Vec<String>>,
         pub escalation_only: Option<bool>,
+        pub retry_policy: Option<String>,
     }
 }
 
@@ -155,6 +156,7 @@ pub struct RawSlack {
     pub min_severity: Option<String>,
     pub categories: Option<Vec<String>>,
     pub escalation_only: Option<bool>,
+    pub retry_policy: Option<String>,
 }
 
 /// `[alerts.telegram]`: a bot's `sendMessage`; the token is a secret (file or environment).
@@ -174,6 +176,7 @@ pub struct RawTelegram {
     pub min_severity: Option<String>,
     pub categories: Option<Vec<String>>,
     pub escalation_only: Option<bool>,
+    pub retry_policy: Option<String>,
 }
 
 /// `[alerts.mqtt]`: which decisions the MQTT uplink publishes on `<prefix>/<id>/alerts`.
@@ -184,6 +187,7 @@ pub struct RawAlertMqtt {
     pub min_severity: Option<String>,
     pub categories: Option<Vec<String>>,
     pub escalation_only: Option<bool>,
+    pub retry_policy: Option<String>,
 }
 
 /// `[alerts.exec]`: a local command run per decision, the decision as JSON on its stdin.
@@ -198,6 +202,7 @@ pub struct RawExec {
     pub min_severity: Option<String>,
     pub categories: Option<Vec<String>>,
     pub escalation_only: Option<bool>,
+    pub retry_policy: Option<String>,
 }
 
 /// `[logs]`: settings shared by every log source, and the sources.

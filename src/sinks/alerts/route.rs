@@ -7,10 +7,14 @@
 //! 2. a sink with `enabled = false` sends nothing (`disabled`);
 //! 3. policy `escalate` goes to every enabled sink, past its filters (`escalation_only`,
 //!    `min_severity`, `categories` do not apply): it is what those sinks exist for;
-//! 4. policy `retry` is recorded (stored, counted, shown in `/errors`) but announced only when
-//!    the group keeps firing past `repeat_interval`: its `firing` decision is held
-//!    (`retry_policy`), its reminders are sent, and its `resolved` is sent only when the
-//!    episode had a reminder (else nobody was told it fired);
+//! 4. policy `retry`, on a sink with `retry_policy = "hold"` (the default of Slack, Telegram
+//!    and exec: people and devices), is recorded (stored, counted, shown in `/errors`) but
+//!    announced only when the group keeps firing past `repeat_interval`: its `firing`
+//!    decision is held (`retry_policy`), its reminders are sent, and its `resolved` is sent
+//!    only when the episode had a reminder (else nobody was told it fired). Alertmanager and
+//!    MQTT default to `retry_policy = "send"`: they are machine receivers that route on the
+//!    `policy` label/field themselves (an Alertmanager route can send `policy="retry"` to a
+//!    quiet receiver), so they get every decision;
 //! 5. an `escalation_only` sink takes nothing but `escalate` (`escalation_only`);
 //! 6. `min_severity` (`severity`) and `categories` (`category`) filter the rest.
 //!
@@ -40,7 +44,7 @@ pub fn admit(route: &Route, shadow: bool, d: &Decision) -> Verdict {
     if d.policy == "escalate" {
         return Verdict::Send;
     }
-    if d.policy == "retry" {
+    if d.policy == "retry" && route.hold_retry {
         match d.kind {
             Kind::Firing => return Verdict::Skip("retry_policy"),
             Kind::Resolved if d.reminders == 0 => return Verdict::Skip("retry_policy"),
@@ -119,7 +123,11 @@ mod tests {
 
     #[test]
     fn the_rules_in_order() {
-        let all = Route::default();
+        let all = Route {
+            hold_retry: true,
+            ..Route::default()
+        };
+        let machine = Route::default();
         let pager = Route {
             escalation_only: true,
             ..Route::default()
@@ -153,6 +161,8 @@ mod tests {
                 Skip("escalation_only"),
             ),
             (&all, false, d(Firing, "retry", "high", 0), Skip("retry_policy")),
+            (&machine, false, d(Firing, "retry", "high", 0), Send),
+            (&machine, false, d(Resolved, "retry", "high", 0), Send),
             (&all, false, d(Reminder, "retry", "high", 1), Send),
             (&all, false, d(Resolved, "retry", "high", 0), Skip("retry_policy")),
             (&all, false, d(Resolved, "retry", "high", 2), Send),
