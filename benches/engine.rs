@@ -162,7 +162,7 @@ fn parts(lines: &[String]) {
     let mut learner = outpost::engine::learn::Learner::default();
     let t = Instant::now();
     for c in &cased {
-        std::hint::black_box(learner.assign("unclassified", c, 5000));
+        std::hint::black_box(learner.assign("unclassified", "", c, 5000));
     }
     let learn = t.elapsed().as_secs_f64();
     let e = engine(None);

@@ -100,7 +100,7 @@ fn inner_capital(t: &str) -> bool {
         && b.iter().all(|c| c.is_ascii_alphanumeric())
 }
 
-fn key(category: &str, tokens: &[&str]) -> u64 {
+fn key(category: &str, scope: &str, tokens: &[&str]) -> u64 {
     // The first words name the kind of message (Drain's prefix tree, depth 2); a value in
     // their place does not.
     let word = |i: usize| {
@@ -111,7 +111,7 @@ fn key(category: &str, tokens: &[&str]) -> u64 {
             t
         }
     };
-    let mut h = hash(category);
+    let mut h = hash(category) ^ hash(scope).rotate_left(17);
     for part in [hash(word(0)), hash(word(1)), tokens.len() as u64] {
         h = (h ^ part).wrapping_mul(0x0100_0000_01b3).rotate_left(17);
     }
@@ -127,13 +127,15 @@ const BUCKET_MAX: usize = 64;
 impl Learner {
     /// The fingerprint of `cased` (a `v1` form before lower-casing) in `category`, and its
     /// template as learned so far (lower-cased, like every canonical form).
-    pub fn assign(&mut self, category: &str, cased: &str, max: usize) -> (String, String) {
+    /// `scope` (the signature id, or "" for generic groups) keys the buckets with `category`:
+    /// forms of two signatures never merge.
+    pub fn assign(&mut self, category: &str, scope: &str, cased: &str, max: usize) -> (String, String) {
         self.clock += 1;
         let tokens: Vec<&str> = cased.split(' ').collect();
         let hashes: Vec<u64> = tokens.iter().map(|t| hash(t)).collect();
         // Whether each token of the form is a variable: worked out when first needed.
         let mut var: Vec<u8> = vec![0; tokens.len()];
-        let k = key(category, &tokens);
+        let k = key(category, scope, &tokens);
         let bucket = self.buckets.entry(k).or_default();
         let mut best: Option<(f64, usize)> = None;
         // Differences a form may have and still be SIMILARITY similar.
@@ -265,35 +267,41 @@ mod tests {
     #[test]
     fn a_variable_word_is_learned_and_the_first_fingerprint_stays() {
         let mut l = Learner::default();
-        let (a, _) = l.assign("c", "session closed for user cyrus", 100);
+        let (a, _) = l.assign("c", "", "session closed for user cyrus", 100);
         assert_eq!(a, fingerprint("c", "session closed for user cyrus"));
-        let (b, t) = l.assign("c", "session closed for user news", 100);
+        let (b, t) = l.assign("c", "", "session closed for user news", 100);
         assert_eq!(a, b);
         assert_eq!(t, "session closed for user <*>");
-        let (c, _) = l.assign("c", "session opened for user news", 100);
+        let (c, _) = l.assign("c", "", "session opened for user news", 100);
         assert_ne!(a, c, "3 of 5 positions equal is below the similarity");
-        let (f, _) = l.assign("c", "session closed for user FILTER", 100);
+        let (f, _) = l.assign("c", "", "session closed for user FILTER", 100);
         assert_eq!(a, f, "a position learned as variable takes any token");
-        let (s1, _) = l.assign("c", "VM Started (Lifecycle Event)", 100);
-        let (s2, _) = l.assign("c", "VM Stopped (Lifecycle Event)", 100);
+        let (s1, _) = l.assign("c", "", "VM Started (Lifecycle Event)", 100);
+        let (s2, _) = l.assign("c", "", "VM Stopped (Lifecycle Event)", 100);
         assert_ne!(s1, s2, "capitalised words are constants");
-        let (d, _) = l.assign("c", "disk full on sda", 100);
+        let (d, _) = l.assign("c", "", "disk full on sda", 100);
         assert_ne!(a, d, "another first word, another template");
-        let (e, _) = l.assign("other", "session closed for user cyrus", 100);
+        let (e, _) = l.assign("other", "", "session closed for user cyrus", 100);
         assert_ne!(a, e, "categories never share templates");
+        let (x, _) = l.assign("c", "SIG_A", "relay stuck at alpha", 100);
+        let (y, _) = l.assign("c", "SIG_B", "relay stuck at bravo", 100);
+        assert_ne!(x, y, "two signatures never share a template");
+        let (u, _) = l.assign("c", "", "relay stuck at alpha", 100);
+        let (v, _) = l.assign("c", "", "relay stuck at bravo", 100);
+        assert_eq!(u, v, "within one scope the same forms merge");
     }
 
     #[test]
     fn learned_templates_survive_a_round_trip_and_are_bounded() {
         let mut l = Learner::default();
         for i in 0..50 {
-            l.assign("c", &format!("w{i} a b c"), 20);
+            l.assign("c", "", &format!("w{i} a b c"), 20);
         }
         assert!(l.len() <= 20, "{}", l.len());
         let bytes = postcard::to_allocvec(&l).unwrap();
         let mut back: Learner = postcard::from_bytes(&bytes).unwrap();
-        let (x, _) = l.assign("c", "w49 a b z", 20);
-        let (y, _) = back.assign("c", "w49 a b z", 20);
+        let (x, _) = l.assign("c", "", "w49 a b z", 20);
+        let (y, _) = back.assign("c", "", "w49 a b z", 20);
         assert_eq!(x, y);
     }
 }

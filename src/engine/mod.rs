@@ -137,7 +137,9 @@ impl Engine {
             self.stats.slow(slow);
         }
         let text = &text[..crate::model::event::floor_char_boundary(text, self.cfg.max_scan_bytes)];
-        let canon = |cat: &str| {
+        // `scope`: the signature id ("" for generic groups); learning never merges forms of
+        // two different signatures (each is its own problem, named by the catalog).
+        let canon = |cat: &str, scope: &str| {
             if let Some(f) = family.map(|i| canon::FAMILIES[i].0) {
                 return (cat.to_string(), f.to_string(), canon::fingerprint(cat, f));
             }
@@ -145,7 +147,7 @@ impl Engine {
                 Canonicalization::V1 if self.cfg.learn => {
                     let cased = canon::v1_cased(text);
                     let mut g = lock(&self.groups);
-                    let (f, template) = g.learner.assign(cat, &cased, self.cfg.max_fingerprints);
+                    let (f, template) = g.learner.assign(cat, scope, &cased, self.cfg.max_fingerprints);
                     (cat.to_string(), template, f)
                 }
                 version => {
@@ -161,7 +163,10 @@ impl Engine {
                 Classified {
                     signature: Some(i),
                     noise: false,
-                    group: Some(canon(&self.metas[i].category)),
+                    group: Some(canon(
+                        &self.metas[i].category,
+                        self.metas[i].signature.as_deref().unwrap_or(""),
+                    )),
                 }
             }
             Verdict::Noise => {
@@ -174,7 +179,7 @@ impl Engine {
             }
             Verdict::None => {
                 let error = level.is_some_and(|l| (l as u8) <= self.cfg.generic_min_level);
-                let group = (error || all_levels).then(|| canon(GENERIC_CATEGORY));
+                let group = (error || all_levels).then(|| canon(GENERIC_CATEGORY, ""));
                 if group.is_some() {
                     self.stats.generic();
                 }
