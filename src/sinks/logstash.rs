@@ -278,6 +278,7 @@ impl LogstashSink {
             retry_min: self.cfg.retry_min,
             retry_max: self.cfg.retry_max,
             linger: self.cfg.linger,
+            ordered: false,
         };
         let encoder = JsonEvents::new(&self.cfg);
         match &self.cfg.target {

@@ -46,18 +46,22 @@ fn mark(d: &Decision) -> &'static str {
 /// One decision in a few lines: what, how bad, how many, where, and one redacted sample.
 pub fn lines(d: &Decision) -> String {
     let name = d.signature.as_deref().unwrap_or(&d.category);
+    let events = if d.count == 1 { "event" } else { "events" };
     let count = match d.kind {
-        Kind::Reminder => format!("{} more since the last notice", d.count),
-        Kind::Resolved => format!("{} in all, quiet since {}", d.count, rfc3339_ms(d.last_seen_ms)),
-        Kind::Firing => format!("{} since {}", d.count, rfc3339_ms(d.first_seen_ms)),
+        Kind::Reminder => format!("{} more {events} since the last notice", d.count),
+        Kind::Resolved => format!(
+            "{} {events} in all, quiet since {}",
+            d.count,
+            rfc3339_ms(d.last_seen_ms)
+        ),
+        Kind::Firing => format!("{} {events} since {}", d.count, rfc3339_ms(d.first_seen_ms)),
     };
     let mut s = format!(
-        "[{}] {} {} — {}\n{} events ({count}) on {} · {} · policy {}",
+        "[{}] {} {} — {}\n{count} on {} · {} · policy {}",
         mark(d),
         d.severity.to_uppercase(),
         name,
         cut(&d.summary, 200),
-        d.count,
         d.gateway,
         d.category,
         d.policy

@@ -115,6 +115,7 @@ fn settings(linger: Duration) -> Settings {
         retry_min: Duration::from_secs(1),
         retry_max: Duration::from_secs(60),
         linger,
+        ordered: true,
     }
 }
 

@@ -16,6 +16,10 @@
 //! blocks the queue). Nothing else leaves the store, so a crash re-sends at most what was in
 //! flight: at least once, never lost.
 //!
+//! **Order.** A sink with `Settings::ordered` (the alert sinks) has no backlog lane: one
+//! lane sends everything unacknowledged in store order, the oldest first, also after an
+//! outage or a restart.
+//!
 //! **Outages.** A retryable failure (5xx, 429, no answer) holds both lanes, backing off with
 //! full jitter or as `Retry-After` says (capped at [`MAX_RETRY_AFTER`]). When the live lane
 //! fails and newer data is already durable, its pending batch is handed to the backlog (it is
@@ -130,6 +134,10 @@ pub struct Settings {
     pub retry_max: Duration,
     /// The live lane waits up to this long for a fuller batch (0: sends what is durable).
     pub linger: Duration,
+    /// Strict store order instead of live first: one lane reads everything unacknowledged
+    /// from the oldest, and a failure never lets newer records overtake older ones (the alert
+    /// sinks: a resolve must not arrive before its firing).
+    pub ordered: bool,
 }
 
 /// A batch read from the store, encoded; acknowledged as `after < seq <= last` when every
@@ -237,7 +245,11 @@ impl<E: Encoder, T: Transport> Forward<E, T> {
             split_logged: false,
         };
         sink.store.opened().await;
-        let boundary = sink.store.durable_seq();
+        let boundary = if sink.settings.ordered {
+            0
+        } else {
+            sink.store.durable_seq()
+        };
         let mut live = Lane::new(true, boundary, u64::MAX);
         let mut backlog = Lane::new(false, 0, boundary);
         let mut tick = tokio::time::interval(POLL);
@@ -470,7 +482,7 @@ impl<T: Transport> Sink<T> {
                     );
                     st.episode = Some(episode);
                 }
-                if let (true, Some(backlog)) = (lane.live, backlog) {
+                if let (true, false, Some(backlog)) = (lane.live, self.settings.ordered, backlog) {
                     self.fold_into_backlog(lane, backlog);
                 }
             }

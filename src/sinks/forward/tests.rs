@@ -167,6 +167,7 @@ fn deliver(
                 retry_min: Duration::from_millis(10),
                 retry_max: Duration::from_millis(50),
                 linger: Duration::ZERO,
+                ordered: false,
             },
             store: handle.clone(),
             stats: Arc::clone(&stats),

@@ -146,6 +146,7 @@ impl RemoteWriteSink {
                 retry_min: self.cfg.retry_min,
                 retry_max: self.cfg.retry_max,
                 linger: std::time::Duration::ZERO,
+                ordered: false,
             },
             store: self.store,
             stats,
