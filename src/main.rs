@@ -335,6 +335,22 @@ fn main() -> ExitCode {
                         if s.shadow { ", shadow mode" } else { "" }
                     );
                 }
+                if let Some(a) = &cfg.alerts {
+                    let shadow = cfg.signatures.as_ref().is_some_and(|s| s.shadow);
+                    if let Some(am) = &a.alertmanager {
+                        let urls: Vec<&str> = am.endpoints.iter().map(|e| e.url.as_str()).collect();
+                        println!("  alerts:       alertmanager {}", urls.join(", "));
+                    }
+                    for c in [&a.slack, &a.telegram].into_iter().flatten() {
+                        println!("  alerts:       {}", c.target);
+                    }
+                    if let Some(e) = &a.exec {
+                        println!("  alerts:       exec {}", e.command.join(" "));
+                    }
+                    if shadow {
+                        println!("  alerts:       SHADOW MODE: nothing is sent");
+                    }
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => config_failure(e),

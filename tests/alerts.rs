@@ -744,3 +744,83 @@ fn decisions_made_while_every_sink_is_down_arrive_in_order_after_a_kill_9() {
     firsts.dedup();
     assert_eq!(firsts, want, "display order: {order:?}");
 }
+
+#[test]
+fn the_mqtt_uplink_publishes_the_alerts_its_route_takes() {
+    let dir = TempDir::new("alerts-mqtt-broker");
+    let mut broker = common::broker::Broker::new(dir.path());
+    broker.start();
+    let out = dir.path().join("sub.txt");
+    let _sub = common::broker::subscribe(broker.port, "alerts-sub", &out);
+    let mut a = Agent::new(
+        "alerts-mqtt",
+        "",
+        &format!(
+            "[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\nlinger = \"100ms\"\n\n[alerts.mqtt]\nmin_severity = \"critical\"\n",
+            broker.port
+        ),
+    );
+    a.start();
+    a.append(&(0..3).map(|_| line(0, "db: socket hang up")).collect::<Vec<_>>());
+    wait_for(
+        "NET_RESET held back by [alerts.mqtt]",
+        Duration::from_secs(20),
+        || {
+            (a.metric("outpost_alerts_sent_total{sink=\"mqtt\",kind=\"firing\",result=\"severity\"}") == 1.0)
+                .then_some(())
+        },
+    );
+    a.append(&[line(0, "kernel: OOMKilled process 77 (node)")]);
+    let alerts = wait_for("OOM on <prefix>/<id>/alerts", Duration::from_secs(20), || {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        let lines: Vec<Value> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("outpost/gw-test/alerts "))
+            .filter_map(|p| serde_json::from_str(p).ok())
+            .collect();
+        lines
+            .iter()
+            .any(|b| {
+                b["records"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|r| r["data"]["signature"] == "OOM")
+            })
+            .then_some(lines)
+    });
+    let records: Vec<Value> = alerts
+        .iter()
+        .flat_map(|b| b["records"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert!(
+        records.iter().all(|r| r["data"]["signature"] != "NET_RESET"),
+        "{alerts:?}"
+    );
+    let d = &records[0]["data"];
+    for key in [
+        "fingerprint",
+        "category",
+        "policy",
+        "severity",
+        "summary",
+        "count",
+        "first_seen",
+        "last_seen",
+        "samples",
+        "kind",
+        "gateway",
+        "key",
+    ] {
+        assert!(!d[key].is_null(), "{key} missing in {d}");
+    }
+    assert_eq!(d["gateway"], "gw-test");
+    wait_for(
+        "counted as delivered at the PUBACK",
+        Duration::from_secs(10),
+        || {
+            (a.metric("outpost_alerts_sent_total{sink=\"mqtt\",kind=\"firing\",result=\"delivered\"}") == 1.0)
+                .then_some(())
+        },
+    );
+}
