@@ -748,8 +748,8 @@ fn decisions_made_while_every_sink_is_down_arrive_in_order_after_a_kill_9() {
 #[test]
 fn the_mqtt_uplink_publishes_the_alerts_its_route_takes() {
     let dir = TempDir::new("alerts-mqtt-broker");
-    let mut broker = common::broker::Broker::new(dir.path());
-    broker.start();
+    // Started by `new`.
+    let broker = common::broker::Broker::new(dir.path());
     let out = dir.path().join("sub.txt");
     let _sub = common::broker::subscribe(broker.port, "alerts-sub", &out);
     let mut a = Agent::new(
