@@ -310,24 +310,9 @@ mod tests {
     }
 
     fn decision(kind: Kind, first: i64, decided: i64) -> Decision {
-        Decision {
-            kind,
-            fingerprint: "5954dd8cf706".into(),
-            category: "network_db".into(),
-            signature: Some("NET_RESET".into()),
-            policy: "notify".into(),
-            severity: "medium".into(),
-            summary: "Transient network issue".into(),
-            count: 3,
-            first_seen_ms: first,
-            last_seen_ms: decided,
-            decided_ms: decided,
-            canonical: "network_reset".into(),
-            samples: vec!["socket hang up".into()],
-            reminders: 0,
-            gateway: "gw-17".into(),
-            shadow: false,
-        }
+        let mut d = super::super::test_decision(kind, "5954dd8cf706");
+        (d.first_seen_ms, d.last_seen_ms, d.decided_ms) = (first, decided, decided);
+        d
     }
 
     #[test]

@@ -6,21 +6,20 @@
 //! alerts on gw-17: …", a line each), split only where a message would pass the service's
 //! size limit. Nothing is dropped to fit: a long burst is several messages.
 //!
-//! **Limits.** [`Paced`] sends at most one message per `min_interval` (Slack asks for about
+//! **Limits.** [`Chat`] sends at most one message per `min_interval` (Slack asks for about
 //! one per second per webhook; Telegram one per second per chat, twenty per minute in
 //! groups — hence its default of 3 s), across both lanes. A 429 holds the sink for as long as
 //! the service says: Slack's `Retry-After` header, Telegram's `parameters.retry_after` in the
 //! body; other failures back off with jitter. Either way the messages stay in the store.
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::Pace;
 use crate::config::alerts::ChatConfig;
 use crate::model::alert::{Decision, Kind};
 use crate::model::event::rfc3339_ms;
 use crate::net::http::Outcome;
 use crate::sinks::forward::{HttpPost, Transport};
-use crate::telemetry::lock;
 
 /// Longest message text: Telegram allows 4,096 characters, Slack far more; one size for both.
 pub const MAX_TEXT: usize = 3_900;
@@ -132,22 +131,20 @@ impl super::Render for Render {
 }
 
 /// An HTTP POST at most once per `min_interval`, with Telegram's retry hint read.
-pub struct Paced {
+pub struct Chat {
     post: HttpPost,
     target: String,
-    min_interval: Duration,
+    pace: Pace,
     telegram: bool,
-    last: Mutex<Option<Instant>>,
 }
 
-impl Paced {
-    pub fn new(c: &ChatConfig, telegram: bool) -> Paced {
-        Paced {
+impl Chat {
+    pub fn new(c: &ChatConfig, telegram: bool) -> Chat {
+        Chat {
             post: HttpPost::new(&c.endpoint, &[("Content-Type", "application/json")]),
             target: c.target.clone(),
-            min_interval: c.min_interval,
+            pace: Pace::new(c.min_interval),
             telegram,
-            last: Mutex::new(None),
         }
     }
 }
@@ -161,20 +158,9 @@ pub fn telegram_retry_after(message: &str) -> Option<Duration> {
     digits.parse().ok().map(Duration::from_secs)
 }
 
-impl Transport for Paced {
+impl Transport for Chat {
     fn send(&self, body: &[u8]) -> Outcome {
-        // Held across the request: the two lanes take turns, so the pace holds for the sink.
-        let mut last = lock(&self.last);
-        if let Some(t) = *last {
-            let next = t + self.min_interval;
-            let now = Instant::now();
-            if next > now {
-                std::thread::sleep(next - now);
-            }
-        }
-        let outcome = self.post.send(body);
-        *last = Some(Instant::now());
-        match outcome {
+        match self.pace.run(|| self.post.send(body)) {
             Outcome::Retry {
                 status: Some(429),
                 after: None,
@@ -198,24 +184,9 @@ mod tests {
     use super::*;
 
     fn d(i: u64) -> Decision {
-        Decision {
-            kind: Kind::Firing,
-            fingerprint: format!("fp{i}"),
-            category: "network_db".into(),
-            signature: Some("NET_RESET".into()),
-            policy: "notify".into(),
-            severity: "medium".into(),
-            summary: "Transient network issue".into(),
-            count: 3,
-            first_seen_ms: 0,
-            last_seen_ms: 0,
-            decided_ms: 0,
-            canonical: String::new(),
-            samples: vec!["x".repeat(500)],
-            reminders: 0,
-            gateway: "gw-17".into(),
-            shadow: false,
-        }
+        let mut d = super::super::test_decision(Kind::Firing, &format!("fp{i}"));
+        d.samples = vec!["x".repeat(500)];
+        d
     }
 
     #[test]

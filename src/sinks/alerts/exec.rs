@@ -11,14 +11,13 @@
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::Pace;
 use crate::config::alerts::ExecConfig;
 use crate::model::alert::Decision;
 use crate::net::http::Outcome;
 use crate::sinks::forward::Transport;
-use crate::telemetry::lock;
 
 /// The exit status that asks for the decision again later (sysexits.h `EX_TEMPFAIL`).
 pub const EX_TEMPFAIL: i32 = 75;
@@ -42,9 +41,8 @@ impl super::Render for Render {
 pub struct Exec {
     command: Vec<String>,
     timeout: Duration,
-    min_interval: Duration,
+    pace: Pace,
     target: String,
-    last: Mutex<Option<Instant>>,
 }
 
 impl Exec {
@@ -52,9 +50,8 @@ impl Exec {
         Exec {
             command: c.command.clone(),
             timeout: c.timeout,
-            min_interval: c.min_interval,
+            pace: Pace::new(c.min_interval),
             target: c.command.first().cloned().unwrap_or_default(),
-            last: Mutex::new(None),
         }
     }
 
@@ -149,17 +146,7 @@ impl Exec {
 
 impl Transport for Exec {
     fn send(&self, body: &[u8]) -> Outcome {
-        let mut last = lock(&self.last);
-        if let Some(t) = *last {
-            let next = t + self.min_interval;
-            let now = Instant::now();
-            if next > now {
-                std::thread::sleep(next - now);
-            }
-        }
-        let out = self.run(body);
-        *last = Some(Instant::now());
-        out
+        self.pace.run(|| self.run(body))
     }
 
     fn target(&self) -> &str {

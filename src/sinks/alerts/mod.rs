@@ -23,12 +23,68 @@ use std::time::Duration;
 
 use self::route::{admit, Verdict};
 use self::stats::AlertStats;
-use super::forward::{Encoded, Encoder, Forward, ForwardStats, Names, Request, Settings};
+use tokio::task::JoinHandle;
+
+use super::forward::{Encoded, Encoder, Forward, ForwardStats, Names, Request, Settings, Transport};
 use crate::config::alerts::{AlertsConfig, Route};
 use crate::model::alert::Decision;
 use crate::shutdown::Stop;
 use crate::store::{Class, Record, StoreHandle};
 use crate::telemetry::Telemetry;
+
+/// At most one call per `min` interval, across threads: the chat and exec transports hold it
+/// across their request, so the sink's two lanes take turns and the pace holds for the sink.
+pub struct Pace {
+    min: Duration,
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Pace {
+    pub fn new(min: Duration) -> Pace {
+        Pace {
+            min,
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Runs `f` once `min` has passed since the previous call ended (sleeping until then).
+    pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        let mut last = crate::telemetry::lock(&self.last);
+        if let Some(t) = *last {
+            let next = t + self.min;
+            let now = std::time::Instant::now();
+            if next > now {
+                std::thread::sleep(next - now);
+            }
+        }
+        let out = f();
+        *last = Some(std::time::Instant::now());
+        out
+    }
+}
+
+/// A decision for the tests of the sinks.
+#[cfg(test)]
+pub fn test_decision(kind: crate::model::alert::Kind, fingerprint: &str) -> Decision {
+    Decision {
+        kind,
+        fingerprint: fingerprint.into(),
+        category: "network_db".into(),
+        signature: Some("NET_RESET".into()),
+        policy: "notify".into(),
+        severity: "medium".into(),
+        summary: "Transient network issue".into(),
+        count: 3,
+        first_seen_ms: 0,
+        last_seen_ms: 0,
+        decided_ms: 0,
+        canonical: "network_reset".into(),
+        samples: vec!["socket hang up".into()],
+        reminders: 0,
+        gateway: "gw-17".into(),
+        shadow: false,
+    }
+}
 
 /// The class every alert sink reads.
 pub const CLASSES: &[Class] = &[Class::Alerts];
@@ -137,6 +193,38 @@ pub struct AlertSinks {
 }
 
 impl AlertSinks {
+    /// One sink on the delivery engine, started on the runtime.
+    #[allow(clippy::too_many_arguments)]
+    fn spawn<R: Render, T: Transport>(
+        &self,
+        sink: &'static str,
+        route: &Route,
+        stats: &Arc<AlertStats>,
+        render: R,
+        max_records: usize,
+        linger: Duration,
+        transport: T,
+        stop: &Stop,
+    ) -> JoinHandle<()> {
+        stats.announce(sink);
+        let fwd = Forward {
+            settings: settings(linger),
+            store: self.store.clone(),
+            stats: self
+                .telemetry
+                .register_with(sink, || ForwardStats::new(names(sink))),
+            encoder: AlertEncoder {
+                sink,
+                route: route.clone(),
+                stats: Arc::clone(stats),
+                render,
+                max_records,
+            },
+            transport: Arc::new(transport),
+        };
+        tokio::spawn(fwd.run(stop.clone()))
+    }
+
     /// Runs every configured sink until `stop` trips; one sink's outage never holds up another
     /// (each is its own task with its own cursor).
     pub async fn run(self, stop: Stop) {
@@ -146,24 +234,18 @@ impl AlertSinks {
             let active = alertmanager::Active::load(&self.data_dir, am);
             for (i, ep) in am.endpoints.iter().enumerate() {
                 let sink = ALERTMANAGER_SINKS[i];
-                stats.announce(sink);
                 let render = alertmanager::Render::new(am, Arc::clone(&active));
-                let fwd = Forward {
-                    settings: settings(Duration::ZERO),
-                    store: self.store.clone(),
-                    stats: self
-                        .telemetry
-                        .register_with(sink, || ForwardStats::new(names(sink))),
-                    encoder: AlertEncoder {
-                        sink,
-                        route: am.route.clone(),
-                        stats: Arc::clone(&stats),
-                        render,
-                        max_records: 200,
-                    },
-                    transport: Arc::new(alertmanager::transport(ep)),
-                };
-                tasks.push(tokio::spawn(fwd.run(stop.clone())));
+                let transport = alertmanager::transport(ep);
+                tasks.push(self.spawn(
+                    sink,
+                    &am.route,
+                    &stats,
+                    render,
+                    200,
+                    Duration::ZERO,
+                    transport,
+                    &stop,
+                ));
                 let resend = alertmanager::Resender {
                     sink,
                     endpoint: ep.clone(),
@@ -174,54 +256,39 @@ impl AlertSinks {
                 tasks.push(tokio::spawn(resend.run(stop.clone())));
             }
         }
-        for (sink, chat) in [
-            ("slack", self.cfg.slack.as_ref()),
-            ("telegram", self.cfg.telegram.as_ref()),
-        ] {
-            let Some(c) = chat.filter(|c| c.route.enabled) else {
+        for (sink, chat) in [("slack", &self.cfg.slack), ("telegram", &self.cfg.telegram)] {
+            let Some(c) = chat.as_ref().filter(|c| c.route.enabled) else {
                 continue;
             };
-            stats.announce(sink);
             let telegram = sink == "telegram";
-            let fwd = Forward {
-                settings: settings(c.min_interval),
-                store: self.store.clone(),
-                stats: self
-                    .telemetry
-                    .register_with(sink, || ForwardStats::new(names(sink))),
-                encoder: AlertEncoder {
-                    sink,
-                    route: c.route.clone(),
-                    stats: Arc::clone(&stats),
-                    render: chat::Render {
-                        telegram,
-                        chat_id: c.chat_id.clone(),
-                        gateway: self.gateway.clone(),
-                    },
-                    max_records: c.max_per_message,
-                },
-                transport: Arc::new(chat::Paced::new(c, telegram)),
+            let render = chat::Render {
+                telegram,
+                chat_id: c.chat_id.clone(),
+                gateway: self.gateway.clone(),
             };
-            tasks.push(tokio::spawn(fwd.run(stop.clone())));
+            let transport = chat::Chat::new(c, telegram);
+            tasks.push(self.spawn(
+                sink,
+                &c.route,
+                &stats,
+                render,
+                c.max_per_message,
+                c.min_interval,
+                transport,
+                &stop,
+            ));
         }
         if let Some(e) = self.cfg.exec.as_ref().filter(|e| e.route.enabled) {
-            stats.announce("exec");
-            let fwd = Forward {
-                settings: settings(Duration::ZERO),
-                store: self.store.clone(),
-                stats: self
-                    .telemetry
-                    .register_with("exec", || ForwardStats::new(names("exec"))),
-                encoder: AlertEncoder {
-                    sink: "exec",
-                    route: e.route.clone(),
-                    stats: Arc::clone(&stats),
-                    render: exec::Render,
-                    max_records: 50,
-                },
-                transport: Arc::new(exec::Exec::new(e)),
-            };
-            tasks.push(tokio::spawn(fwd.run(stop.clone())));
+            tasks.push(self.spawn(
+                "exec",
+                &e.route,
+                &stats,
+                exec::Render,
+                50,
+                Duration::ZERO,
+                exec::Exec::new(e),
+                &stop,
+            ));
         }
         for t in tasks {
             let _ = t.await;

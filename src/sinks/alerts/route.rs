@@ -101,24 +101,9 @@ mod tests {
     use super::*;
 
     fn d(kind: Kind, policy: &str, severity: &str, reminders: u32) -> Decision {
-        Decision {
-            kind,
-            fingerprint: "f".into(),
-            category: "network_db".into(),
-            signature: None,
-            policy: policy.into(),
-            severity: severity.into(),
-            summary: String::new(),
-            count: 1,
-            first_seen_ms: 0,
-            last_seen_ms: 0,
-            decided_ms: 0,
-            canonical: String::new(),
-            samples: Vec::new(),
-            reminders,
-            gateway: "gw".into(),
-            shadow: false,
-        }
+        let mut d = super::super::test_decision(kind, "f");
+        (d.policy, d.severity, d.reminders) = (policy.into(), severity.into(), reminders);
+        d
     }
 
     #[test]
