@@ -8,3 +8,4 @@
 pub mod host;
 pub mod logs;
 pub mod scrape;
+pub mod sensors;
