@@ -7,6 +7,7 @@
 //! `stats` asks that agent's `/metrics` endpoint instead (the store's numbers are there), and
 //! `export` refuses: two processes must never write one store.
 
+pub mod sensors;
 pub mod signatures;
 
 use std::fmt;

@@ -81,12 +81,33 @@ enum Sub {
         #[arg(long)]
         json: bool,
     },
+    /// Device sensors: find them on their buses and read each once (at installation).
+    Sensors {
+        #[command(subcommand)]
+        command: SensorsSub,
+    },
     /// List the built-in board profiles.
     Boards,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         #[arg(value_name = "SHELL")]
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SensorsSub {
+    /// Scan the I2C buses for responding addresses and read each configured sensor once,
+    /// saying what is wrong in words; exit status 0 only when every sensor answered.
+    Probe {
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// A board profile: a built-in name or a file (its sensors are probed).
+        #[arg(long, value_name = "NAME|FILE")]
+        board: Option<String>,
+        /// Only this bus (i2c-1, spidev0.0, gpiochip0, sim, w1, sysfs).
+        #[arg(long, value_name = "BUS")]
+        bus: Option<String>,
     },
 }
 
@@ -224,6 +245,11 @@ pub enum Command {
         limit: usize,
         json: bool,
     },
+    SensorsProbe {
+        config: Option<PathBuf>,
+        board: Option<String>,
+        bus: Option<String>,
+    },
     Boards,
     /// A completion script for this shell.
     Completions(clap_complete::Shell),
@@ -334,6 +360,9 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, Usa
             limit,
             json,
         },
+        Sub::Sensors {
+            command: SensorsSub::Probe { config, board, bus },
+        } => Command::SensorsProbe { config, board, bus },
         Sub::Boards => Command::Boards,
         Sub::Completions { shell } => Command::Completions(shell),
     }))

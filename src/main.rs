@@ -89,6 +89,17 @@ fn main() -> ExitCode {
             println!("outpost {VERSION} {TARGET}");
             ExitCode::SUCCESS
         }
+        Command::SensorsProbe { config, board, bus } => {
+            let cfg = match config::load(config.as_deref(), board.as_deref()) {
+                Ok(c) => c,
+                Err(e) => return config_failure(e),
+            };
+            if outpost::admin::sensors::probe(&cfg, bus.as_deref(), &mut std::io::stdout()) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
         Command::Boards => {
             for (name, _) in config::board::BUILTIN {
                 let mut problems = config::Problems::default();

@@ -72,6 +72,8 @@ pub struct Board {
     pub thermal_zones: Vec<String>,
     pub i2c_buses: Vec<PathBuf>,
     pub gpio_chips: Vec<PathBuf>,
+    /// The sensors the board carries (`[[sensor]]` in the config overrides them by name).
+    pub sensors: Vec<super::sensors::RawSensor>,
 }
 
 impl Board {
@@ -196,11 +198,12 @@ fn parse(text: &str, source: &str, key: &str, problems: &mut Problems) -> Option
             );
         }
     }
-    if !raw.sensors.is_empty() {
-        problems.add(
-            &at("sensors"),
-            "this outpost version has no sensor drivers yet; leave the list empty",
-        );
+    let mut sensors = Vec::new();
+    for (i, t) in raw.sensors.into_iter().enumerate() {
+        match toml::Value::Table(t).try_into::<super::sensors::RawSensor>() {
+            Ok(s) => sensors.push(s),
+            Err(e) => problems.add(&at(&format!("sensors[{i}]")), e.message().to_string()),
+        }
     }
     if problems.len() != before {
         return None;
@@ -216,6 +219,7 @@ fn parse(text: &str, source: &str, key: &str, problems: &mut Problems) -> Option
         thermal_zones: raw.thermal_zones,
         i2c_buses: raw.i2c_buses.into_iter().map(PathBuf::from).collect(),
         gpio_chips: raw.gpio_chips.into_iter().map(PathBuf::from).collect(),
+        sensors,
     })
 }
 

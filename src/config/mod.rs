@@ -29,6 +29,7 @@ pub mod remote_write;
 pub mod sample;
 pub mod schema;
 pub mod scrape;
+pub mod sensors;
 pub mod signatures;
 pub mod store;
 pub mod units;

@@ -143,7 +143,13 @@ pub const ALLOWED: &[&str] = &[
     "alerts.exec.categories",
     "alerts.exec.escalation_only",
     "alerts.exec.retry_policy",
+    // Sensors: by name, only SENSOR_REMOTE_KEYS (which bus and address a sensor is on, and
+    // which file it reads, stay local).
+    "sensor",
 ];
+
+/// What a remote `sensor` entry may set, besides the `name` that picks the local sensor.
+pub const SENSOR_REMOTE_KEYS: &[&str] = &["interval", "scale", "offset", "enabled", "stuck_after"];
 
 /// Keys inside an allowed section that stay local: the program a journald source runs (a
 /// remote config must not be able to make the agent execute something else).
@@ -247,6 +253,52 @@ pub fn build(version: u64, doc: Map<String, Value>, base: &Base) -> Result<(Conf
             }
         }
     }
+    // `sensor` entries change local sensors by name, key by key (not the whole list).
+    let sensors = match &mut doc {
+        Value::Object(m) => m.remove("sensor"),
+        _ => None,
+    };
+    let mut sensor_changes: Vec<Map<String, Value>> = Vec::new();
+    match sensors {
+        None => {}
+        Some(Value::Array(list)) => {
+            for (i, entry) in list.into_iter().enumerate() {
+                let Value::Object(mut m) = entry else {
+                    all.add(&format!("sensor[{i}]"), "expected an object");
+                    continue;
+                };
+                let Some(name) = m.get("name").and_then(Value::as_str).map(str::to_string) else {
+                    all.add(
+                        &format!("sensor[{i}].name"),
+                        "required: the name of a sensor the agent has",
+                    );
+                    continue;
+                };
+                if !local_sensor_names(base).contains(&name) {
+                    all.add(
+                        &format!("sensor[{i}].name"),
+                        format!("no sensor {name:?} in the config file or the board profile; a remote config changes sensors, it does not add them"),
+                    );
+                    continue;
+                }
+                let keys: Vec<String> = m.keys().cloned().collect();
+                for k in keys {
+                    if k != "name" && !SENSOR_REMOTE_KEYS.contains(&k.as_str()) {
+                        m.remove(&k);
+                        all.add(
+                            &format!("sensor[{i}].{k}"),
+                            format!(
+                                "local only: a remote config may change {} of a sensor",
+                                SENSOR_REMOTE_KEYS.join(", ")
+                            ),
+                        );
+                    }
+                }
+                sensor_changes.push(m);
+            }
+        }
+        Some(_) => all.add("sensor", "expected a list of {\"name\": …} objects"),
+    }
     if doc.get("mqtt").is_some() && base.doc.get("mqtt").is_none() {
         all.add(
             "mqtt",
@@ -258,6 +310,22 @@ pub fn build(version: u64, doc: Map<String, Value>, base: &Base) -> Result<(Conf
     }
     let mut merged = base.doc.clone();
     merge(&mut merged, doc);
+    if !sensor_changes.is_empty() {
+        if let Value::Object(m) = &mut merged {
+            let list = m.entry("sensor").or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(list) = list {
+                for change in sensor_changes {
+                    let name = change.get("name").cloned();
+                    match list.iter_mut().find(|e| e.get("name") == name.as_ref()) {
+                        Some(Value::Object(local)) => local.extend(change),
+                        // A sensor of the board profile: an override entry (validation says
+                        // so if no sensor has that name).
+                        _ => list.push(Value::Object(change)),
+                    }
+                }
+            }
+        }
+    }
     let (raw, merged_problems) = super::schema::read(&merged);
     for p in merged_problems.iter() {
         all.add(&p.path, p.message.clone());
@@ -277,6 +345,32 @@ pub fn build(version: u64, doc: Map<String, Value>, base: &Base) -> Result<(Conf
         Err(ConfigError::Invalid { problems, .. }) => Err(reject(problems)),
         Err(e) => Err(Rejection::one(Some(version), "", e.to_string())),
     }
+}
+
+/// The sensors the local file and its board profile define, by name.
+fn local_sensor_names(base: &Base) -> Vec<String> {
+    let mut names: Vec<String> = base
+        .doc
+        .get("sensor")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    let board = base.board.clone().or_else(|| {
+        base.doc
+            .get("agent")
+            .and_then(|a| a.get("board"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    if let Some(b) = board {
+        let mut quiet = Problems::default();
+        if let Some(b) = super::board::resolve(&b, "agent.board", &mut quiet) {
+            names.extend(b.sensors.into_iter().filter_map(|s| s.name));
+        }
+    }
+    names
 }
 
 /// Removes the leaf at a dotted key path, and tables left empty by that.
@@ -471,6 +565,31 @@ mod tests {
         ] {
             let r = apply(doc).unwrap_err();
             assert!(paths_of(r).contains(&path.to_string()), "{doc}");
+        }
+    }
+
+    #[test]
+    fn sensors_change_remotely_by_name_but_not_their_bus() {
+        let b = super::super::parse_toml(
+            "[agent]\nid = \"gw1\"\n[[sensor]]\nname = \"env\"\ndriver = \"bme280\"\nbus = \"i2c-1\"\naddress = \"0x76\"\n\
+             [[sensor]]\nname = \"tank\"\ndriver = \"ds18b20\"\nid = \"28-0316a2794dff\"\n",
+            Origin::Embedded,
+            None,
+        )
+        .unwrap();
+        let (v, doc) = read_version(
+            br#"{"version": 2, "sensor": [{"name": "tank", "interval": "5s", "enabled": false}]}"#,
+        )
+        .unwrap();
+        let (cfg, _) = build(v, doc, &b.base).unwrap();
+        assert_eq!(cfg.sensors.len(), 2, "the other sensor stays");
+        let tank = cfg.sensors.iter().find(|s| s.name == "tank").unwrap();
+        assert_eq!((tank.interval, tank.enabled), (Duration::from_secs(5), false));
+        let (v, doc) = read_version(br#"{"version": 3, "sensor": [{"name": "env", "bus": "i2c-0", "address": 119}, {"name": "ghost", "interval": "5s"}]}"#).unwrap();
+        let r = build(v, doc, &b.base).unwrap_err();
+        let paths = paths_of(r);
+        for p in ["sensor[0].bus", "sensor[0].address", "sensor[1].name"] {
+            assert!(paths.iter().any(|x| x == p), "{p} in {paths:?}");
         }
     }
 

@@ -68,6 +68,8 @@ pub struct SampleConfig {
     pub collectors: Vec<Collector>,
     pub proc_path: PathBuf,
     pub sys_path: PathBuf,
+    /// Device nodes (`[sample] dev_path`): the sensors' buses are found under it.
+    pub dev_path: PathBuf,
     pub hwmon_path: PathBuf,
     pub thermal_path: PathBuf,
     pub mount_points_exclude: Regex,
@@ -111,6 +113,7 @@ pub fn resolve(p: &mut Problems, s: &RawSample, board: Option<&Board>) -> Sample
     };
     let proc_path = path(p, "sample.proc_path", s.proc_path.as_deref(), "/proc");
     let sys_path = path(p, "sample.sys_path", s.sys_path.as_deref(), "/sys");
+    let dev_path = path(p, "sample.dev_path", s.dev_path.as_deref(), "/dev");
     let hwmon_path = board
         .and_then(|b| b.hwmon_path.clone())
         .unwrap_or_else(|| sys_path.join("class/hwmon"));
@@ -146,6 +149,7 @@ pub fn resolve(p: &mut Problems, s: &RawSample, board: Option<&Board>) -> Sample
         collectors,
         proc_path,
         sys_path,
+        dev_path,
         hwmon_path,
         thermal_path,
         mount_points_exclude,

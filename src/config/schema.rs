@@ -111,6 +111,9 @@ pub struct RawConfig {
     pub signatures: Option<super::signatures::RawSignatures>,
     /// `[alerts]`: where the engine's decisions are delivered.
     pub alerts: Option<RawAlerts>,
+    /// `[[sensor]]`: sensors beyond (or overriding, by name) the board profile's.
+    #[serde(default)]
+    pub sensor: Vec<super::sensors::RawSensor>,
 }
 
 /// `[alerts]`: one subsection per alert sink.
@@ -303,6 +306,8 @@ pub struct RawSample {
     pub proc_path: Option<String>,
     /// Root of sysfs; default `/sys`.
     pub sys_path: Option<String>,
+    /// Where the device nodes are (`i2c-1`, `spidev0.0`, `gpiochip0`); default `/dev`.
+    pub dev_path: Option<String>,
     #[serde(default)]
     pub filesystem: RawFilesystem,
     #[serde(default)]

@@ -17,6 +17,7 @@ use super::remote_write::{self, RemoteWriteConfig};
 use super::sample::{self, SampleConfig};
 use super::schema::RawConfig;
 use super::scrape::{self, ScrapeJob};
+use super::sensors::{self, SensorConfig};
 use super::signatures::{self, SignaturesConfig};
 use super::store::{self, StoreConfig};
 use super::{Base, ConfigError, Origin, Problems};
@@ -44,6 +45,8 @@ pub struct Config {
     pub signatures: Option<SignaturesConfig>,
     /// `[alerts]`: the alert sinks; `None` when the section is absent.
     pub alerts: Option<AlertsConfig>,
+    /// The board's sensors with `[[sensor]]` applied (docs/SENSORS.md).
+    pub sensors: Vec<SensorConfig>,
 }
 
 /// Resolves every section of `raw`; `problems` may already hold stage one's (unknown keys,
@@ -74,6 +77,8 @@ pub fn validate(
     let logstash = raw.logstash.as_ref().and_then(|r| logstash::resolve(p, r));
     let signatures = signatures::resolve(p, raw.signatures.as_ref(), config_dir);
     let alerts = alerts::resolve(p, raw.alerts.as_ref(), metrics.listen);
+    let board_sensors = agent.board.as_ref().map(|b| b.sensors.as_slice()).unwrap_or(&[]);
+    let sensors = sensors::resolve(p, board_sensors, &raw.sensor, &sample.dev_path, &sample.sys_path);
     if !problems.is_empty() {
         return Err(ConfigError::Invalid { origin, problems });
     }
@@ -96,5 +101,6 @@ pub fn validate(
         logstash,
         signatures,
         alerts,
+        sensors,
     })
 }

@@ -30,6 +30,7 @@ use crate::sinks::pushgateway::PushgatewaySink;
 use crate::sinks::remote_write::RemoteWriteSink;
 use crate::sources::logs::{Env, LogSources};
 use crate::sources::scrape::Scrapers;
+use crate::sources::sensors::Sensors;
 use crate::store::StoreHandle;
 use crate::telemetry::Telemetry;
 
@@ -163,6 +164,13 @@ const COMPONENTS: &[Component] = &[
         also: &[],
         start: start_scrape,
     },
+    // Board sensors come from the local file (agent.board is local only); remote configs
+    // change `[[sensor]]` entries.
+    Component {
+        section: "sensor",
+        also: &[],
+        start: start_sensors,
+    },
     // Before the log sources, so their first events are classified.
     Component {
         section: "signatures",
@@ -280,6 +288,25 @@ fn start_scrape(cfg: &Config, ctx: &Context) -> Option<Task> {
         stop.clone(),
     );
     Some(Task::threads("scrape", stop))
+}
+
+/// The sensors (board profile and `[[sensor]]`): a thread per bus. A changed `[[sensor]]`
+/// restarts them; pulse counters continue from their saved totals.
+fn start_sensors(cfg: &Config, ctx: &Context) -> Option<Task> {
+    let enabled: Vec<_> = cfg.sensors.iter().filter(|s| s.enabled).collect();
+    if enabled.is_empty() {
+        // Replaces the report of sensors a previous config had.
+        Sensors::start(&[], &ctx.telemetry, ctx.data_dir.clone(), Stop::new());
+        return None;
+    }
+    let list: Vec<String> = enabled
+        .iter()
+        .map(|s| format!("{} ({} on {})", s.name, s.driver.name(), s.bus_name))
+        .collect();
+    log::info!("sensors: reading {}", list.join(", "));
+    let stop = Stop::new();
+    let running = Sensors::start(&cfg.sensors, &ctx.telemetry, ctx.data_dir.clone(), stop.clone());
+    Some(Task::counted_threads("sensors", stop, running))
 }
 
 /// All log sources are one component: a changed `[logs]` restarts them all, and each resumes

@@ -226,6 +226,12 @@ impl<R: Regs> Bme280<R> {
         })
     }
 
+    /// A driver for a chip whose calibration was read before (by [`Bme280::init`]): a
+    /// sampler keeps the calibration and reads without re-reading it.
+    pub fn with_calibration(regs: R, cal: Calibration, os: Oversampling) -> Bme280<R> {
+        Bme280 { regs, cal, os }
+    }
+
     pub fn calibration(&self) -> &Calibration {
         &self.cal
     }

@@ -53,6 +53,12 @@ impl<I: I2c> Sht<I> {
         Ok(Sht { i2c, address, model })
     }
 
+    /// A driver for a sensor [`Sht::init`] set up before (the heater command is not sent
+    /// again).
+    pub fn attach(i2c: I, address: u8, model: Model) -> Sht<I> {
+        Sht { i2c, address, model }
+    }
+
     pub fn read<D: DelayNs>(&mut self, delay: &mut D) -> Result<[Value; 2], Fault> {
         let (command, wait_ms): (&[u8], u32) = match self.model {
             Model::Sht3x => (&[0x24, 0x00], 16),
