@@ -333,6 +333,22 @@ fn main() -> ExitCode {
                         s.format.name()
                     );
                 }
+                for s in &cfg.sensors {
+                    let at = match (s.address, s.pin, &s.id) {
+                        (Some(a), _, _) => format!(" at {a:#04x}"),
+                        (_, Some(p), _) => format!(" line {p}"),
+                        (_, _, Some(id)) => format!(" {id}"),
+                        _ => String::new(),
+                    };
+                    println!(
+                        "  sensor:       {} ({} on {}{at}, every {}{})",
+                        s.name,
+                        s.driver.name(),
+                        s.bus_name,
+                        config::units::format_duration(s.interval),
+                        if s.enabled { "" } else { ", disabled" }
+                    );
+                }
                 if let Some(l) = &cfg.logstash {
                     println!("  logstash:     {}", l.target_name());
                 }

@@ -74,6 +74,7 @@ fn example_config_and_boards_validate() {
     for b in [
         "generic",
         "rpi4",
+        "rpi4-env",
         "rpi3",
         "rpi-zero2",
         "beaglebone-black",

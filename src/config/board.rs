@@ -17,6 +17,7 @@ use super::Problems;
 pub const BUILTIN: &[(&str, &str)] = &[
     ("generic", include_str!("../../boards/generic.toml")),
     ("rpi4", include_str!("../../boards/rpi4.toml")),
+    ("rpi4-env", include_str!("../../boards/rpi4-env.toml")),
     ("rpi3", include_str!("../../boards/rpi3.toml")),
     ("rpi-zero2", include_str!("../../boards/rpi-zero2.toml")),
     (
