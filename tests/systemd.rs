@@ -123,6 +123,8 @@ fn unit_passes_systemd_analyze_verify() {
         "DevicePolicy=closed",
         "DeviceAllow=char-i2c rw",
         "DeviceAllow=char-gpiochip rw",
+        "DeviceAllow=char-spi rw",
+        "SupplementaryGroups=i2c gpio",
         "MemoryHigh=",
         "MemoryMax=",
         "NoNewPrivileges=yes",
@@ -136,6 +138,19 @@ fn unit_passes_systemd_analyze_verify() {
         !unit.lines().any(|l| l.starts_with("PrivateDevices=yes")),
         "PrivateDevices would hide the sensor buses"
     );
+    // The udev rules give those groups the sensor buses (docs/SENSORS.md, "Device access").
+    let rules = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/systemd/99-outpost-devices.rules"
+    ))
+    .expect("read udev rules");
+    for rule in [
+        r#"SUBSYSTEM=="i2c-dev", GROUP="i2c", MODE="0660""#,
+        r#"SUBSYSTEM=="gpio", KERNEL=="gpiochip*", GROUP="gpio", MODE="0660""#,
+        r#"SUBSYSTEM=="spidev", GROUP="gpio", MODE="0660""#,
+    ] {
+        assert!(rules.lines().any(|l| l == rule), "udev rules lack {rule}");
+    }
     // verify checks that ExecStart exists: point it at the binary under test.
     let dir = TempDir::new("unit");
     let path = dir.path().join("outpost.service");
