@@ -562,7 +562,10 @@ fn one(
         p.add(&key("edge"), "only for pulse counters");
     }
     if s.stuck_after == Some(1) {
-        p.add(&key("stuck_after"), "1 would call every reading stuck: 0 (off) or 2 and more");
+        p.add(
+            &key("stuck_after"),
+            "1 would call every reading stuck: 0 (off) or 2 and more",
+        );
     }
     let scale = s.scale.unwrap_or(1.0);
     if !scale.is_finite() || scale == 0.0 {

@@ -91,6 +91,28 @@ fn series(v: Value) -> Series {
     }
 }
 
+/// One BME280 measurement over I2C or SPI; the calibration is read once and kept.
+fn bme280_read<R: bme280::Regs>(
+    regs: R,
+    c: &SensorConfig,
+    cache: &mut Cache,
+) -> Result<Vec<Series>, ReadError> {
+    let os = bme280::Oversampling {
+        temperature: c.oversampling.0,
+        pressure: c.oversampling.1,
+        humidity: c.oversampling.2,
+    };
+    let mut dev = match cache.bme280 {
+        Some(cal) => bme280::Bme280::with_calibration(regs, cal, os),
+        None => {
+            let d = bme280::Bme280::init(regs, os)?;
+            cache.bme280 = Some(*d.calibration());
+            d
+        }
+    };
+    Ok(dev.read(&mut Delay)?.into_iter().flatten().map(series).collect())
+}
+
 /// Reads an I2C sensor with its driver.
 fn i2c<I: embedded_hal::i2c::I2c>(
     bus: &mut I,
@@ -100,23 +122,7 @@ fn i2c<I: embedded_hal::i2c::I2c>(
     let address = c.address.unwrap_or(0);
     let mut delay = Delay;
     match c.driver {
-        Driver::Bme280 => {
-            let os = bme280::Oversampling {
-                temperature: c.oversampling.0,
-                pressure: c.oversampling.1,
-                humidity: c.oversampling.2,
-            };
-            let regs = bme280::I2cRegs { i2c: bus, address };
-            let mut dev = match cache.bme280 {
-                Some(cal) => bme280::Bme280::with_calibration(regs, cal, os),
-                None => {
-                    let d = bme280::Bme280::init(regs, os)?;
-                    cache.bme280 = Some(*d.calibration());
-                    d
-                }
-            };
-            Ok(dev.read(&mut delay)?.into_iter().flatten().map(series).collect())
-        }
+        Driver::Bme280 => bme280_read(bme280::I2cRegs { i2c: bus, address }, c, cache),
         Driver::Sht3x | Driver::Sht4x => {
             let model = if c.driver == Driver::Sht3x {
                 sht::Model::Sht3x
@@ -201,23 +207,7 @@ pub fn read(
     match handle.as_mut() {
         Some(Handle::I2c(b)) => i2c(b, c, cache),
         Some(Handle::Sim(b)) => i2c(b.as_mut(), c, cache),
-        Some(Handle::Spi(d)) => {
-            let os = bme280::Oversampling {
-                temperature: c.oversampling.0,
-                pressure: c.oversampling.1,
-                humidity: c.oversampling.2,
-            };
-            let regs = bme280::SpiRegs { spi: d };
-            let mut dev = match cache.bme280 {
-                Some(cal) => bme280::Bme280::with_calibration(regs, cal, os),
-                None => {
-                    let d = bme280::Bme280::init(regs, os)?;
-                    cache.bme280 = Some(*d.calibration());
-                    d
-                }
-            };
-            Ok(dev.read(&mut Delay)?.into_iter().flatten().map(series).collect())
-        }
+        Some(Handle::Spi(d)) => bme280_read(bme280::SpiRegs { spi: d }, c, cache),
         Some(Handle::Gpio(chip)) => {
             if cache.pin.is_none() {
                 let pin = c.pin.unwrap_or(0);
