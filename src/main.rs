@@ -334,17 +334,10 @@ fn main() -> ExitCode {
                     );
                 }
                 for s in &cfg.sensors {
-                    let at = match (s.address, s.pin, &s.id) {
-                        (Some(a), _, _) => format!(" at {a:#04x}"),
-                        (_, Some(p), _) => format!(" line {p}"),
-                        (_, _, Some(id)) => format!(" {id}"),
-                        _ => String::new(),
-                    };
                     println!(
-                        "  sensor:       {} ({} on {}{at}, every {}{})",
+                        "  sensor:       {} ({}, every {}{})",
                         s.name,
-                        s.driver.name(),
-                        s.bus_name,
+                        s.place(),
                         config::units::format_duration(s.interval),
                         if s.enabled { "" } else { ", disabled" }
                     );

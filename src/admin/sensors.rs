@@ -30,13 +30,7 @@ pub fn scan<I: I2c>(bus: &mut I) -> Vec<u8> {
 }
 
 fn describe(c: &SensorConfig) -> String {
-    let at = match (c.address, c.pin, &c.id) {
-        (Some(a), _, _) => format!(" at {a:#04x}"),
-        (_, Some(p), _) => format!(" line {p}"),
-        (_, _, Some(id)) => format!(" {id}"),
-        _ => String::new(),
-    };
-    format!("{} ({} on {}{at})", c.name, c.driver.name(), c.bus_name)
+    format!("{} ({})", c.name, c.place())
 }
 
 pub fn probe(cfg: &Config, only: Option<&str>, out: &mut impl Write) -> bool {

@@ -284,6 +284,31 @@ fn interval(p: &mut Problems, key: &str, v: Option<&str>, default: Duration) -> 
     duration(p, key, v, default, Duration::ZERO, Duration::from_secs(3600))
 }
 
+/// A chat sink's `min_interval` (default `default_secs`) and `max_per_message` (20).
+fn pacing(
+    p: &mut Problems,
+    section: &str,
+    min_interval: Option<&str>,
+    max_per_message: Option<u32>,
+    default_secs: u64,
+) -> (Duration, usize) {
+    let min = interval(
+        p,
+        &format!("{section}.min_interval"),
+        min_interval,
+        Duration::from_secs(default_secs),
+    );
+    let max = count(
+        p,
+        &format!("{section}.max_per_message"),
+        max_per_message,
+        20,
+        1,
+        100,
+    );
+    (min, max as usize)
+}
+
 /// `generatorURL`: `generator_url` as given (`""` turns it off), else the `/errors` view of
 /// `[metrics] listen` when that is an address other hosts can reach (not loopback, not the
 /// unspecified address, whose reachable name the agent cannot know).
@@ -392,13 +417,7 @@ pub fn resolve(p: &mut Problems, raw: Option<&RawAlerts>, listen: SocketAddr) ->
     if let Some(r) = &raw.slack {
         let s = "alerts.slack";
         let rt = route(p, s, raw_route!(r), true);
-        let min_interval = interval(
-            p,
-            &format!("{s}.min_interval"),
-            r.min_interval.as_deref(),
-            Duration::from_secs(1),
-        );
-        let max = count(p, &format!("{s}.max_per_message"), r.max_per_message, 20, 1, 100) as usize;
+        let (min_interval, max) = pacing(p, s, r.min_interval.as_deref(), r.max_per_message, 1);
         let keys = ClientKeys {
             timeout: r.timeout.as_deref(),
             ca_file: r.ca_file.as_deref(),
@@ -427,13 +446,7 @@ pub fn resolve(p: &mut Problems, raw: Option<&RawAlerts>, listen: SocketAddr) ->
     if let Some(r) = &raw.telegram {
         let s = "alerts.telegram";
         let rt = route(p, s, raw_route!(r), true);
-        let min_interval = interval(
-            p,
-            &format!("{s}.min_interval"),
-            r.min_interval.as_deref(),
-            Duration::from_secs(3),
-        );
-        let max = count(p, &format!("{s}.max_per_message"), r.max_per_message, 20, 1, 100) as usize;
+        let (min_interval, max) = pacing(p, s, r.min_interval.as_deref(), r.max_per_message, 3);
         let chat_id = match (&r.chat_id, &r.chat_id_file) {
             (Some(_), Some(_)) => {
                 p.add(

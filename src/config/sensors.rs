@@ -212,6 +212,19 @@ const OVERSAMPLING: [u8; 6] = [0, 1, 2, 4, 8, 16];
 const GAINS: [f64; 6] = [6.144, 4.096, 2.048, 1.024, 0.512, 0.256];
 const RATES: [u32; 8] = [8, 16, 32, 64, 128, 250, 475, 860];
 
+impl SensorConfig {
+    /// Where it is read, in words: `bme280 on i2c-1 at 0x76`, `pulse on gpiochip0 line 17`.
+    pub fn place(&self) -> String {
+        let at = match (self.address, self.pin, &self.id) {
+            (Some(a), _, _) => format!(" at {a:#04x}"),
+            (_, Some(p), _) => format!(" line {p}"),
+            (_, _, Some(id)) => format!(" {id}"),
+            _ => String::new(),
+        };
+        format!("{} on {}{at}", self.driver.name(), self.bus_name)
+    }
+}
+
 /// Labels the agent sets on sensor series; configured labels may not reuse them.
 pub const RESERVED_LABELS: &[&str] = &["sensor", "driver", "bus", "address", "pin", "id", "channel"];
 
