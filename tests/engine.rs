@@ -398,10 +398,13 @@ impl Agent {
     }
 }
 
+/// An event time `min:sec` after a base five minutes ago: inside `max_clock_skew` (so the
+/// engine keeps the time written in the line) and well inside `resolve_after` (15 min), so no
+/// group resolves while a test runs. (A base at the start of the previous hour made the ages
+/// depend on the time of day: within the hour's first three minutes the events kept their
+/// own, hour-old times and the engine's once-a-second tick resolved them at once.)
 fn at(min: u32, sec: u32) -> String {
-    // Recent event times: the clock guard counts stale ones at their read time.
-    let now = now_s() as i64;
-    let base = now - now % 3600 - 3600;
+    let base = now_s() as i64 - 5 * 60;
     outpost::model::event::rfc3339_ms((base + (min * 60 + sec) as i64) * 1000)
 }
 
