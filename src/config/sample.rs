@@ -11,54 +11,116 @@ use super::check::{duration, path, regex};
 use super::schema::RawSample;
 use super::Problems;
 
+/// node_exporter 1.5's default `--collector.diskstats.device-exclude`: partitions of the
+/// common disk types, RAM disks, loop devices and floppies.
+pub const DEFAULT_DISKSTATS_EXCLUDE: &str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
+/// node_exporter 1.5's default `--collector.netstat.fields`.
+pub const DEFAULT_NETSTAT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
+/// node_exporter 1.5's default `--collector.vmstat.fields`.
+pub const DEFAULT_VMSTAT_FIELDS: &str = "^(oom_kill|pgpg|pswp|pg.*fault).*";
 /// node_exporter 1.5's default mount points excluded from the filesystem collector.
 pub const DEFAULT_MOUNT_POINTS_EXCLUDE: &str =
     "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
 /// node_exporter 1.5's default filesystem types excluded from the filesystem collector.
 pub const DEFAULT_FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$";
 
-/// The host collectors, named as node_exporter names its collectors.
+/// The host collectors: node_exporter 1.5's default Linux set under node_exporter's names,
+/// then outpost's own (`mmc`, `wireless`), in the order they run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Collector {
+    Arp,
+    Conntrack,
     Cpu,
-    Meminfo,
+    Cpufreq,
+    Entropy,
+    Filefd,
     Filesystem,
-    Netdev,
-    Loadavg,
-    Stat,
-    Time,
-    Uname,
     Hwmon,
+    Loadavg,
+    Meminfo,
+    Netdev,
+    Netstat,
+    Pressure,
+    Schedstat,
+    Selinux,
+    Sockstat,
+    Softnet,
+    Stat,
     ThermalZone,
+    Time,
+    UdpQueues,
+    Uname,
+    Vmstat,
 }
 
 impl Collector {
-    pub const ALL: [Collector; 10] = [
+    pub const ALL: [Collector; 23] = [
+        Collector::Arp,
+        Collector::Conntrack,
         Collector::Cpu,
-        Collector::Meminfo,
+        Collector::Cpufreq,
+        Collector::Entropy,
+        Collector::Filefd,
         Collector::Filesystem,
-        Collector::Netdev,
-        Collector::Loadavg,
-        Collector::Stat,
-        Collector::Time,
-        Collector::Uname,
         Collector::Hwmon,
+        Collector::Loadavg,
+        Collector::Meminfo,
+        Collector::Netdev,
+        Collector::Netstat,
+        Collector::Pressure,
+        Collector::Schedstat,
+        Collector::Selinux,
+        Collector::Sockstat,
+        Collector::Softnet,
+        Collector::Stat,
         Collector::ThermalZone,
+        Collector::Time,
+        Collector::UdpQueues,
+        Collector::Uname,
+        Collector::Vmstat,
     ];
 
     pub fn name(self) -> &'static str {
         match self {
+            Collector::Arp => "arp",
+            Collector::Conntrack => "conntrack",
             Collector::Cpu => "cpu",
-            Collector::Meminfo => "meminfo",
+            Collector::Cpufreq => "cpufreq",
+            Collector::Entropy => "entropy",
+            Collector::Filefd => "filefd",
             Collector::Filesystem => "filesystem",
-            Collector::Netdev => "netdev",
-            Collector::Loadavg => "loadavg",
-            Collector::Stat => "stat",
-            Collector::Time => "time",
-            Collector::Uname => "uname",
             Collector::Hwmon => "hwmon",
+            Collector::Loadavg => "loadavg",
+            Collector::Meminfo => "meminfo",
+            Collector::Netdev => "netdev",
+            Collector::Netstat => "netstat",
+            Collector::Pressure => "pressure",
+            Collector::Schedstat => "schedstat",
+            Collector::Selinux => "selinux",
+            Collector::Sockstat => "sockstat",
+            Collector::Softnet => "softnet",
+            Collector::Stat => "stat",
             Collector::ThermalZone => "thermal_zone",
+            Collector::Time => "time",
+            Collector::UdpQueues => "udp_queues",
+            Collector::Uname => "uname",
+            Collector::Vmstat => "vmstat",
         }
+    }
+}
+
+/// node_exporter's device filter: a device is left out when it matches `exclude`, or when an
+/// `include` is set and it does not match it.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceFilter {
+    pub include: Option<Regex>,
+    pub exclude: Option<Regex>,
+}
+
+impl DeviceFilter {
+    pub fn ignored(&self, name: &str) -> bool {
+        self.exclude.as_ref().is_some_and(|r| r.is_match(name))
+            || self.include.as_ref().is_some_and(|r| !r.is_match(name))
     }
 }
 
@@ -75,7 +137,52 @@ pub struct SampleConfig {
     pub mount_points_exclude: Regex,
     pub fs_types_exclude: Regex,
     pub statfs_timeout: Duration,
-    pub netdev_device_exclude: Option<Regex>,
+    pub netdev: DeviceFilter,
+    /// Root of the host's filesystem (`os-release`).
+    pub rootfs_path: PathBuf,
+    pub udev_data_path: PathBuf,
+    pub diskstats: DeviceFilter,
+    pub netclass: DeviceFilter,
+    pub netclass_ignore_invalid_speed: bool,
+    pub arp: DeviceFilter,
+    pub netstat_fields: Regex,
+    pub vmstat_fields: Regex,
+    /// `[sample.textfile] directory`: `*.prom` files merged into the host metrics.
+    pub textfile_directory: Option<PathBuf>,
+}
+
+/// A `device_include` / `device_exclude` pair; both set is refused, as node_exporter does.
+fn devices(
+    p: &mut Problems,
+    key: &str,
+    include: Option<&str>,
+    exclude: Option<&str>,
+    default_exclude: Option<&str>,
+) -> DeviceFilter {
+    let one =
+        |p: &mut Problems, which: &str, v: &str| Some(regex(p, &format!("{key}.{which}"), Some(v), "^$"));
+    match (include, exclude) {
+        (Some(_), Some(_)) => {
+            p.add(
+                key,
+                "device_include and device_exclude exclude each other; set one",
+            );
+            DeviceFilter::default()
+        }
+        (Some(i), None) => DeviceFilter {
+            include: one(p, "device_include", i),
+            exclude: None,
+        },
+        (None, Some("")) => DeviceFilter::default(),
+        (None, Some(e)) => DeviceFilter {
+            include: None,
+            exclude: one(p, "device_exclude", e),
+        },
+        (None, None) => DeviceFilter {
+            include: None,
+            exclude: default_exclude.map(|d| Regex::new(d).expect("default regexes are valid")),
+        },
+    }
 }
 
 /// Resolves `[sample]`; the board profile may say where hwmon and thermal zones live.
@@ -140,10 +247,51 @@ pub fn resolve(p: &mut Problems, s: &RawSample, board: Option<&Board>) -> Sample
         Duration::from_millis(10),
         Duration::from_secs(60),
     );
-    let netdev_device_exclude = match s.netdev.device_exclude.as_deref() {
-        None | Some("") => None,
-        Some(pattern) => Some(regex(p, "sample.netdev.device_exclude", Some(pattern), "^$")),
-    };
+    let netdev = devices(
+        p,
+        "sample.netdev",
+        s.netdev.device_include.as_deref(),
+        s.netdev.device_exclude.as_deref(),
+        None,
+    );
+    let diskstats = devices(
+        p,
+        "sample.diskstats",
+        s.diskstats.device_include.as_deref(),
+        s.diskstats.device_exclude.as_deref(),
+        Some(DEFAULT_DISKSTATS_EXCLUDE),
+    );
+    let netclass = devices(
+        p,
+        "sample.netclass",
+        None,
+        s.netclass.device_exclude.as_deref(),
+        None,
+    );
+    let arp = devices(
+        p,
+        "sample.arp",
+        s.arp.device_include.as_deref(),
+        s.arp.device_exclude.as_deref(),
+        None,
+    );
+    let netstat_fields = regex(
+        p,
+        "sample.netstat.fields",
+        s.netstat.fields.as_deref(),
+        DEFAULT_NETSTAT_FIELDS,
+    );
+    let vmstat_fields = regex(
+        p,
+        "sample.vmstat.fields",
+        s.vmstat.fields.as_deref(),
+        DEFAULT_VMSTAT_FIELDS,
+    );
+    let textfile_directory = s
+        .textfile
+        .directory
+        .as_deref()
+        .map(|d| path(p, "sample.textfile.directory", Some(d), "/"));
     SampleConfig {
         interval,
         collectors,
@@ -155,6 +303,20 @@ pub fn resolve(p: &mut Problems, s: &RawSample, board: Option<&Board>) -> Sample
         mount_points_exclude,
         fs_types_exclude,
         statfs_timeout,
-        netdev_device_exclude,
+        netdev,
+        rootfs_path: path(p, "sample.rootfs_path", s.rootfs_path.as_deref(), "/"),
+        udev_data_path: path(
+            p,
+            "sample.udev_data_path",
+            s.udev_data_path.as_deref(),
+            "/run/udev/data",
+        ),
+        diskstats,
+        netclass,
+        netclass_ignore_invalid_speed: s.netclass.ignore_invalid_speed.unwrap_or(false),
+        arp,
+        netstat_fields,
+        vmstat_fields,
+        textfile_directory,
     }
 }

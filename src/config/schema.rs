@@ -312,6 +312,54 @@ pub struct RawSample {
     pub filesystem: RawFilesystem,
     #[serde(default)]
     pub netdev: RawNetdev,
+    /// Root of the host's filesystem (`/etc/os-release` is read under it); default `/`.
+    pub rootfs_path: Option<String>,
+    /// udev's database (disk models, serials, paths); default `/run/udev/data`.
+    pub udev_data_path: Option<String>,
+    #[serde(default)]
+    pub diskstats: RawDevices,
+    #[serde(default)]
+    pub netclass: RawNetclass,
+    #[serde(default)]
+    pub arp: RawDevices,
+    #[serde(default)]
+    pub netstat: RawFields,
+    #[serde(default)]
+    pub vmstat: RawFields,
+    #[serde(default)]
+    pub textfile: RawTextfile,
+}
+
+/// A collector's device filter: node_exporter's `device-include` / `device-exclude` pair
+/// (they exclude each other).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDevices {
+    pub device_include: Option<String>,
+    pub device_exclude: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNetclass {
+    /// node_exporter's `--collector.netclass.ignored-devices`.
+    pub device_exclude: Option<String>,
+    /// node_exporter's `--collector.netclass.ignore-invalid-speed`.
+    pub ignore_invalid_speed: Option<bool>,
+}
+
+/// node_exporter's `--collector.<name>.fields`: which fields of the file become metrics.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFields {
+    pub fields: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTextfile {
+    /// Directory of `*.prom` files; none by default (the collector then reports nothing).
+    pub directory: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -326,6 +374,7 @@ pub struct RawFilesystem {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawNetdev {
+    pub device_include: Option<String>,
     pub device_exclude: Option<String>,
 }
 

@@ -1,5 +1,6 @@
-//! `/sys/class/hwmon` temperatures with node_exporter's `hwmon` names:
-//! `node_hwmon_temp_celsius{chip,sensor}` (and `_max`, `_crit` where the chip has them),
+//! `/sys/class/hwmon` with node_exporter's `hwmon` names: every sensor type node_exporter
+//! reads (temperatures, voltages, fans, PWM, current, power, energy, humidity, intrusion),
+//! each element of a sensor as `node_hwmon_<type>[_<element>]_<unit>{chip,sensor}`, plus
 //! `node_hwmon_chip_names{chip,chip_name}` and `node_hwmon_sensor_label{chip,label,sensor}`.
 //!
 //! The `chip` label is derived the way node_exporter derives it — from the stable device path
@@ -62,15 +63,44 @@ fn chip_name(dir: &Path) -> Option<String> {
         .filter(|n| !n.is_empty())
 }
 
-/// `temp3_input` → (3, "input").
-fn temp_file(name: &str) -> Option<(u32, &str)> {
-    let rest = name.strip_prefix("temp")?;
-    let (num, element) = rest.split_once('_')?;
-    Some((num.parse().ok()?, element))
+/// node_exporter's `explodeSensorFilename`: `temp3_input` → ("temp", 3, "input"),
+/// `beep_enable` → ("beep_enable", 0, ""), `in0` → ("in", 0, "").
+fn explode(name: &str) -> Option<(&str, u32, &str)> {
+    let digits = name.find(|c: char| c.is_ascii_digit()).unwrap_or(name.len());
+    let (kind, rest) = name.split_at(digits);
+    if kind.is_empty() {
+        return None;
+    }
+    // `[^0-9]+` takes the underscore too when no number follows (`beep_enable`).
+    let id_end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let (id, prop) = rest.split_at(id_end);
+    let prop = match prop {
+        "" => "",
+        p => p.strip_prefix('_').filter(|p| !p.is_empty())?,
+    };
+    let num = if id.is_empty() { 0 } else { id.parse().ok()? };
+    Some((kind, num, prop))
 }
 
-/// sensor number → element → raw value
-type Sensors = BTreeMap<u32, BTreeMap<String, String>>;
+/// The sensor types node_exporter reads.
+const SENSOR_TYPES: [&str; 13] = [
+    "vrm",
+    "beep_enable",
+    "update_interval",
+    "in",
+    "cpu",
+    "fan",
+    "pwm",
+    "temp",
+    "curr",
+    "power",
+    "energy",
+    "humidity",
+    "intrusion",
+];
+
+/// sensor (`temp1`) → property (`input`, `""` for the bare file) → raw value
+type Sensors = BTreeMap<String, BTreeMap<String, String>>;
 
 fn read_sensors(dir: &Path, into: &mut Sensors) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -78,15 +108,32 @@ fn read_sensors(dir: &Path, into: &mut Sensors) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some((n, element)) = name.to_str().and_then(temp_file) else {
+        let Some((kind, n, prop)) = name.to_str().and_then(explode) else {
             continue;
         };
-        if !matches!(element, "input" | "max" | "crit" | "label") {
+        if !SENSOR_TYPES.contains(&kind) {
             continue;
         }
-        if let Some(v) = read_attr(&entry.path()) {
-            into.entry(n).or_default().insert(element.to_string(), v);
+        // Only the newline goes: node_exporter keeps a label's trailing blanks.
+        if let Ok(raw) = std::fs::read(entry.path()) {
+            let v = String::from_utf8_lossy(&raw).trim_matches('\n').to_string();
+            into.entry(format!("{kind}{n}"))
+                .or_default()
+                .insert(prop.to_string(), v);
         }
+    }
+}
+
+/// Families by name, created on first use with node_exporter's help text.
+#[derive(Default)]
+struct Out(BTreeMap<String, Family>);
+
+impl Out {
+    fn push(&mut self, name: String, help: String, kind: MetricKind, labels: crate::model::Labels, v: f64) {
+        self.0
+            .entry(name)
+            .or_insert_with_key(|n| Family::new(n.clone(), help, kind))
+            .push(labels, v);
     }
 }
 
@@ -103,20 +150,8 @@ pub fn collect(class_dir: &Path, out: &mut Vec<Family>) -> Result<(), CollectErr
     };
     let mut dirs: Vec<_> = entries.flatten().map(|e| e.path()).collect();
     dirs.sort();
-    let help = |e: &str| format!("Hardware monitor for temperature ({e})");
-    let mut temp = Family::new("node_hwmon_temp_celsius", help("input"), MetricKind::Gauge);
-    let mut max = Family::new("node_hwmon_temp_max_celsius", help("max"), MetricKind::Gauge);
-    let mut crit = Family::new("node_hwmon_temp_crit_celsius", help("crit"), MetricKind::Gauge);
-    let mut names = Family::new(
-        "node_hwmon_chip_names",
-        "Annotation metric for human-readable chip names",
-        MetricKind::Gauge,
-    );
-    let mut labels = Family::new(
-        "node_hwmon_sensor_label",
-        "Label for given chip and sensor",
-        MetricKind::Gauge,
-    );
+    let mut fams = Out::default();
+    let g = MetricKind::Gauge;
     for dir in dirs {
         let Some(chip) = chip_name(&dir) else {
             log::debug!("hwmon: no usable name for {}", dir.display());
@@ -126,39 +161,153 @@ pub fn collect(class_dir: &Path, out: &mut Vec<Family>) -> Result<(), CollectErr
         read_sensors(&dir, &mut sensors);
         read_sensors(&dir.join("device"), &mut sensors);
         if let Some(human) = read_attr(&dir.join("name")) {
-            names.push(vec![("chip", chip.clone()), ("chip_name", human)], 1.0);
+            fams.push(
+                "node_hwmon_chip_names".into(),
+                "Annotation metric for human-readable chip names".into(),
+                g,
+                vec![("chip", chip.clone()), ("chip_name", human)],
+                1.0,
+            );
         }
-        for (n, elements) in sensors {
-            let sensor = format!("temp{n}");
-            for (element, raw) in &elements {
-                let fam = match element.as_str() {
-                    "input" => &mut temp,
-                    "max" => &mut max,
-                    "crit" => &mut crit,
-                    "label" => {
-                        labels.push(
-                            vec![
-                                ("chip", chip.clone()),
-                                ("label", raw.clone()),
-                                ("sensor", sensor.clone()),
-                            ],
-                            1.0,
-                        );
-                        continue;
+        for (sensor, data) in &sensors {
+            let Some((kind, _, _)) = explode(sensor) else {
+                continue;
+            };
+            let labels = || vec![("chip", chip.clone()), ("sensor", sensor.clone())];
+            if let Some(text) = data.get("label") {
+                fams.push(
+                    "node_hwmon_sensor_label".into(),
+                    "Label for given chip and sensor".into(),
+                    g,
+                    vec![
+                        ("chip", chip.clone()),
+                        ("label", text.clone()),
+                        ("sensor", sensor.clone()),
+                    ],
+                    1.0,
+                );
+            }
+            let bare = data.get("").map(String::as_str);
+            match kind {
+                "beep_enable" => {
+                    let v = if bare == Some("1") { 1.0 } else { 0.0 };
+                    fams.push(
+                        "node_hwmon_beep_enabled".into(),
+                        "Hardware beep enabled".into(),
+                        g,
+                        labels(),
+                        v,
+                    );
+                    continue;
+                }
+                "vrm" | "update_interval" => {
+                    if let Some(v) = bare.and_then(|b| b.parse::<f64>().ok()) {
+                        let (name, help, v) = if kind == "vrm" {
+                            (
+                                "node_hwmon_voltage_regulator_version",
+                                "Hardware voltage regulator",
+                                v,
+                            )
+                        } else {
+                            (
+                                "node_hwmon_update_interval_seconds",
+                                "Hardware monitor update interval",
+                                v * 0.001,
+                            )
+                        };
+                        fams.push(name.into(), help.into(), g, labels(), v);
                     }
-                    _ => continue,
+                    continue;
+                }
+                _ => {}
+            }
+            let prefix = format!("node_hwmon_{kind}");
+            for (element, raw) in data {
+                if element == "label" {
+                    continue;
+                }
+                let name = if element == "input" {
+                    if bare.is_some() {
+                        format!("{prefix}_input")
+                    } else {
+                        prefix.clone()
+                    }
+                } else if !element.is_empty() {
+                    format!("{prefix}_{}", clean(element))
+                } else {
+                    prefix.clone()
                 };
-                match raw.parse::<f64>() {
-                    Ok(v) if v.is_finite() => fam.push(
-                        vec![("chip", chip.clone()), ("sensor", sensor.clone())],
+                let Ok(v) = raw.trim().parse::<f64>() else {
+                    continue;
+                };
+                let e = element.as_str();
+                let (name, help, kind2, v) = match (kind, e) {
+                    (_, "fault" | "alarm") => (name, format!("Hardware sensor {e} status ({kind})"), g, v),
+                    (_, "beep") => (
+                        format!("{name}_enabled"),
+                        "Hardware monitor sensor has beeping enabled".into(),
+                        g,
+                        v,
+                    ),
+                    ("in" | "cpu", _) => (
+                        format!("{name}_volts"),
+                        format!("Hardware monitor for voltage ({e})"),
+                        g,
                         v * 0.001,
                     ),
-                    _ => log::debug!("hwmon {chip}/{sensor}_{element}: unparsable value {raw:?}"),
-                }
+                    ("temp", e) if e != "type" => {
+                        let e = if e.is_empty() { "input" } else { e };
+                        (
+                            format!("{name}_celsius"),
+                            format!("Hardware monitor for temperature ({e})"),
+                            g,
+                            v * 0.001,
+                        )
+                    }
+                    ("curr", _) => (
+                        format!("{name}_amps"),
+                        format!("Hardware monitor for current ({e})"),
+                        g,
+                        v * 0.001,
+                    ),
+                    ("energy", _) => (
+                        format!("{name}_joule_total"),
+                        format!("Hardware monitor for joules used so far ({e})"),
+                        MetricKind::Counter,
+                        v / 1000000.0,
+                    ),
+                    ("power", "accuracy") => (
+                        name,
+                        "Hardware monitor power meter accuracy, as a ratio".into(),
+                        g,
+                        v / 1000000.0,
+                    ),
+                    ("power", "average_interval" | "average_interval_min" | "average_interval_max") => (
+                        format!("{name}_seconds"),
+                        format!("Hardware monitor power usage update interval ({e})"),
+                        g,
+                        v * 0.001,
+                    ),
+                    ("power", _) => (
+                        format!("{name}_watt"),
+                        format!("Hardware monitor for power usage in watts ({e})"),
+                        g,
+                        v / 1000000.0,
+                    ),
+                    ("humidity", _) => (name, format!("Hardware monitor for humidity ({e})"), g, v * 0.001),
+                    ("fan", "input" | "min" | "max" | "target") => (
+                        format!("{name}_rpm"),
+                        format!("Hardware monitor for fan revolutions per minute ({e})"),
+                        g,
+                        v,
+                    ),
+                    _ => (name, format!("Hardware monitor {kind} element {e}"), g, v),
+                };
+                fams.push(name, help, kind2, labels(), v);
             }
         }
     }
-    out.extend([temp, max, crit, names, labels]);
+    out.extend(fams.0.into_values());
     Ok(())
 }
 

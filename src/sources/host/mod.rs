@@ -8,10 +8,13 @@
 //! is plain blocking code: the runtime runs it on a blocking thread so that no pseudo-file can
 //! stall the event loop.
 
+mod cpusys;
 mod filesystem;
 mod hwmon;
+mod kernel;
 mod loadavg;
 mod meminfo;
+mod net;
 mod netdev;
 pub mod read;
 mod stat;
@@ -50,6 +53,7 @@ pub struct HostSampler {
     buf: String,
     /// Collectors currently failing, with the message logged at the start of the episode.
     failing: HashMap<Collector, String>,
+    page_size: f64,
 }
 
 impl HostSampler {
@@ -66,6 +70,8 @@ impl HostSampler {
             stat_buf: String::new(),
             buf: String::with_capacity(4096),
             failing: HashMap::new(),
+            // SAFETY: sysconf only reads a constant of the running kernel.
+            page_size: unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as f64,
         }
     }
 
@@ -82,7 +88,9 @@ impl HostSampler {
                 stat_read.clone()?;
                 self.cpu
                     .collect(&proc.join("stat"), &self.stat_buf, out)
-                    .map_err(e)
+                    .map_err(e)?;
+                cpusys::throttles_and_isolated(&self.cfg.sys_path, out);
+                Ok(())
             }
             Collector::Stat => {
                 stat_read.clone()?;
@@ -101,14 +109,7 @@ impl HostSampler {
             Collector::Netdev => {
                 let path = proc.join("net/dev");
                 read_into(&path, &mut self.buf).map_err(e)?;
-                netdev::collect(
-                    &path,
-                    &self.buf,
-                    &self.cfg.sys_path,
-                    self.cfg.netdev_device_exclude.as_ref(),
-                    out,
-                )
-                .map_err(e)
+                netdev::collect(&path, &self.buf, &self.cfg.sys_path, &self.cfg.netdev, out).map_err(e)
             }
             Collector::Filesystem => self.filesystem.collect(out).map_err(e),
             Collector::Time => {
@@ -117,7 +118,24 @@ impl HostSampler {
             }
             Collector::Uname => uname::collect_uname(out).map_err(|err| format!("uname: {err}")),
             Collector::Hwmon => hwmon::collect(&self.cfg.hwmon_path, out).map_err(e),
-            Collector::ThermalZone => thermal::collect(&self.cfg.thermal_path, out).map_err(e),
+            Collector::ThermalZone => {
+                thermal::collect(&self.cfg.thermal_path, out).map_err(e)?;
+                cpusys::cooling_devices(&self.cfg.thermal_path, out);
+                Ok(())
+            }
+            Collector::Cpufreq => cpusys::cpufreq(&self.cfg.sys_path, out).map_err(e),
+            Collector::Entropy => kernel::entropy(proc, out).map_err(e),
+            Collector::Filefd => kernel::filefd(proc, out).map_err(e),
+            Collector::Pressure => kernel::pressure(proc, out).map_err(e),
+            Collector::Vmstat => kernel::vmstat(proc, &self.cfg.vmstat_fields, out).map_err(e),
+            Collector::Schedstat => kernel::schedstat(proc, out).map_err(e),
+            Collector::Selinux => kernel::selinux(&self.cfg.sys_path, &self.cfg.rootfs_path, out).map_err(e),
+            Collector::Sockstat => net::sockstat(proc, self.page_size, out).map_err(e),
+            Collector::Softnet => net::softnet(proc, out).map_err(e),
+            Collector::Netstat => net::netstat(proc, &self.cfg.netstat_fields, out).map_err(e),
+            Collector::Arp => net::arp(proc, &self.cfg.arp, out).map_err(e),
+            Collector::UdpQueues => net::udp_queues(proc, out).map_err(e),
+            Collector::Conntrack => net::conntrack(proc, out).map_err(e),
         }
     }
 
@@ -148,7 +166,13 @@ impl HostSampler {
             match &outcome {
                 Err(msg) => {
                     if self.failing.get(&c) != Some(msg) {
-                        log::warn!("collector {} failed: {msg}", c.name());
+                        // A host without the collector's files: node_exporter logs that at
+                        // debug level too.
+                        if msg.starts_with(read::NO_DATA) {
+                            log::debug!("collector {}: {msg}", c.name());
+                        } else {
+                            log::warn!("collector {} failed: {msg}", c.name());
+                        }
                         self.failing.insert(c, msg.clone());
                     }
                 }

@@ -6,16 +6,15 @@
 
 use std::path::Path;
 
-use regex::Regex;
-
 use super::read::{read_attr, CollectError};
+use crate::config::sample::DeviceFilter;
 use crate::model::{Family, MetricKind};
 
 pub fn collect(
     path: &Path,
     text: &str,
     sys: &Path,
-    exclude: Option<&Regex>,
+    filter: &DeviceFilter,
     out: &mut Vec<Family>,
 ) -> Result<(), CollectError> {
     let mut lines = text.lines();
@@ -57,7 +56,7 @@ pub fn collect(
             return Err(CollectError::parse(path, format!("invalid line {line:?}")));
         };
         let dev = dev.trim();
-        if exclude.is_some_and(|r| r.is_match(dev)) {
+        if filter.ignored(dev) {
             continue;
         }
         let values: Vec<&str> = values.split_ascii_whitespace().collect();
@@ -93,7 +92,14 @@ mod tests {
     #[test]
     fn header_driven_names() {
         let mut out = Vec::new();
-        collect(Path::new("d"), DEV, Path::new("/nonexistent"), None, &mut out).unwrap();
+        collect(
+            Path::new("d"),
+            DEV,
+            Path::new("/nonexistent"),
+            &DeviceFilter::default(),
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out.len(), 17);
         let rx = out
             .iter()
@@ -112,27 +118,37 @@ mod tests {
     #[test]
     fn exclude_and_garbage() {
         let mut out = Vec::new();
-        let lo = Regex::new("^lo$").unwrap();
-        collect(
-            Path::new("d"),
-            DEV,
-            Path::new("/nonexistent"),
-            Some(&lo),
-            &mut out,
-        )
-        .unwrap();
+        let lo = DeviceFilter {
+            include: None,
+            exclude: Some(regex::Regex::new("^lo$").unwrap()),
+        };
+        collect(Path::new("d"), DEV, Path::new("/nonexistent"), &lo, &mut out).unwrap();
         assert_eq!(out[0].samples.len(), 1);
         let bad = DEV.replace("355506270", "x");
-        assert!(collect(Path::new("d"), &bad, Path::new("/x"), None, &mut Vec::new()).is_err());
+        assert!(collect(
+            Path::new("d"),
+            &bad,
+            Path::new("/x"),
+            &DeviceFilter::default(),
+            &mut Vec::new()
+        )
+        .is_err());
         assert!(collect(
             Path::new("d"),
             "only one line\n",
             Path::new("/x"),
-            None,
+            &DeviceFilter::default(),
             &mut Vec::new()
         )
         .is_err());
         let short = format!("{DEV}  eth1: 1 2 3\n");
-        assert!(collect(Path::new("d"), &short, Path::new("/x"), None, &mut Vec::new()).is_err());
+        assert!(collect(
+            Path::new("d"),
+            &short,
+            Path::new("/x"),
+            &DeviceFilter::default(),
+            &mut Vec::new()
+        )
+        .is_err());
     }
 }

@@ -8,8 +8,18 @@ use std::path::{Path, PathBuf};
 /// Why one collector failed in one cycle. The sampler counts it and keeps going.
 #[derive(Debug)]
 pub enum CollectError {
-    Read { path: PathBuf, source: io::Error },
-    Parse { path: PathBuf, detail: String },
+    Read {
+        path: PathBuf,
+        source: io::Error,
+    },
+    Parse {
+        path: PathBuf,
+        detail: String,
+    },
+    /// The host has no such data (see [`no_data`]).
+    NoData {
+        path: PathBuf,
+    },
 }
 
 impl fmt::Display for CollectError {
@@ -17,11 +27,15 @@ impl fmt::Display for CollectError {
         match self {
             CollectError::Read { path, source } => write!(f, "cannot read {}: {source}", path.display()),
             CollectError::Parse { path, detail } => write!(f, "cannot parse {}: {detail}", path.display()),
+            CollectError::NoData { path } => write!(f, "{NO_DATA}{} does not exist", path.display()),
         }
     }
 }
 
 impl std::error::Error for CollectError {}
+
+/// How a [`CollectError::NoData`] message starts.
+pub const NO_DATA: &str = "no data: ";
 
 impl CollectError {
     pub fn parse(path: &Path, detail: impl Into<String>) -> Self {
@@ -49,4 +63,76 @@ pub fn read_into(path: &Path, buf: &mut String) -> Result<(), CollectError> {
 /// attributes of optional hardware come and go, which is not an error of the collector.
 pub fn read_attr(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+}
+
+/// Reads a whole file: a collector's required input.
+pub fn read_file(path: &Path) -> Result<String, CollectError> {
+    std::fs::read_to_string(path).map_err(|source| CollectError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The file a collector needs is not on this host (no such kernel feature, filesystem or
+/// hardware). The collector reports nothing and `node_scrape_collector_success` 0, logged at
+/// debug level: node_exporter's `ErrNoData`.
+pub fn no_data(path: &Path) -> CollectError {
+    CollectError::NoData {
+        path: path.to_path_buf(),
+    }
+}
+
+/// Reads a collector's input file, or says the host has no data for it when it is absent.
+pub fn read_or_no_data(path: &Path) -> Result<String, CollectError> {
+    std::fs::read_to_string(path).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => no_data(path),
+        _ => CollectError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+    })
+}
+
+/// A sysfs attribute parsed as a number; `None` when absent or not a number.
+pub fn attr_f64(path: &Path) -> Option<f64> {
+    read_attr(path).and_then(|v| v.parse::<f64>().ok())
+}
+
+/// The entries of a directory, sorted by name; an absent directory is empty.
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A family of gauges.
+pub fn gauge(name: impl Into<String>, help: impl Into<String>) -> crate::model::Family {
+    crate::model::Family::new(name, help, crate::model::MetricKind::Gauge)
+}
+
+/// A family of counters.
+pub fn counter(name: impl Into<String>, help: impl Into<String>) -> crate::model::Family {
+    crate::model::Family::new(name, help, crate::model::MetricKind::Counter)
+}
+
+/// A family of untyped samples (node_exporter's choice for raw kernel fields).
+pub fn untyped(name: impl Into<String>, help: impl Into<String>) -> crate::model::Family {
+    crate::model::Family::new(name, help, crate::model::MetricKind::Untyped)
+}
+
+/// A number in a kernel table: decimal, or hexadecimal with `hex`.
+pub fn num(path: &Path, field: &str, hex: bool) -> Result<f64, CollectError> {
+    let v = if hex {
+        u64::from_str_radix(field, 16).ok()
+    } else {
+        field.parse::<u64>().ok()
+    };
+    v.map(|v| v as f64)
+        .ok_or_else(|| CollectError::parse(path, format!("bad number {field:?}")))
 }

@@ -62,7 +62,8 @@ fn zone(now: i64) -> Option<(String, f64)> {
 
 fn clocksources(sys: &Path, out: &mut Vec<Family>) {
     let dir = sys.join("devices/system/clocksource");
-    let help = |what: &str| format!("{what} read from '{}'.", dir.display());
+    // node_exporter names the standard path whatever its --path.sysfs.
+    let help = |what: &str| format!("{what} read from '/sys/devices/system/clocksource'.");
     let mut available = Family::new(
         "node_time_clocksource_available_info",
         help("Available clocksources"),
