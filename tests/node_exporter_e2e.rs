@@ -26,7 +26,17 @@ const COMPARED: &[(&str, &str)] = &[
         "^node_cpu_(seconds_total|guest_seconds_total|core_throttles_total|package_throttles_total|isolated)$",
     ),
     ("cpufreq", "^node_cpu_(frequency|scaling)_"),
+    ("diskstats", "^node_disk_"),
+    ("dmi", "^node_dmi_"),
+    ("edac", "^node_edac_"),
+    ("os", "^node_os_"),
+    ("powersupplyclass", "^node_power_supply_"),
+    ("rapl", "^node_rapl_"),
     ("hwmon", "^node_hwmon_"),
+    (
+        "netclass",
+        "^node_network_(up|info|address_assign_type|carrier|carrier_(up_|down_)?changes_total|device_id|dormant|flags|iface_id|iface_link|iface_link_mode|mtu_bytes|name_assign_type|net_dev_group|speed_bytes|transmit_queue_length|protocol_type)$",
+    ),
     ("arp", "^node_arp_"),
     ("conntrack", "^node_nf_conntrack_"),
     ("entropy", "^node_entropy_"),
@@ -119,13 +129,19 @@ fn the_default_collectors_reproduce_node_exporters_e2e_output() {
         dir.path(),
         port,
         &format!(
-            "[sample]\ninterval = \"1h\"\nproc_path = \"{}\"\nsys_path = \"{}\"\n\n\
+            "[sample]\ninterval = \"1h\"\nproc_path = \"{}\"\nsys_path = \"{}\"\n\
+             udev_data_path = \"{}\"\n\
+             rootfs_path = \"{}\"\n\n\
              # --collector.netdev.device-include=\"lo\"\n\
              [sample.netdev]\ndevice_include = \"lo\"\n\
              # --collector.arp.device-exclude=\"nope\"\n\
-             [sample.arp]\ndevice_exclude = \"nope\"\n",
+             [sample.arp]\ndevice_exclude = \"nope\"\n\
+             # --collector.netclass.ignored-devices=\"(dmz|int)\" --collector.netclass.ignore-invalid-speed\n\
+             [sample.netclass]\ndevice_exclude = \"(dmz|int)\"\nignore_invalid_speed = true\n",
             fx.join("proc").display(),
             dir.path().join("sys").display(),
+            dir.path().join("udev/data").display(),
+            fx.display(),
         ),
     );
     let _agent = start_outpost(&cfg, port);
@@ -136,7 +152,8 @@ fn the_default_collectors_reproduce_node_exporters_e2e_output() {
     });
     let expected = std::fs::read_to_string(fx.join("e2e-output.txt")).unwrap();
     let theirs = families(&expected);
-    let ours = families(&ours);
+    // Label values that hold a path (rapl's `path`) name the fixture as node_exporter was given it.
+    let ours = families(&ours.replace(&dir.path().display().to_string(), "collector/fixtures"));
 
     let mut problems = Vec::new();
     let mut compared = 0;

@@ -116,7 +116,7 @@ fn read_sensors(dir: &Path, into: &mut Sensors) {
         }
         // Only the newline goes: node_exporter keeps a label's trailing blanks.
         if let Ok(raw) = std::fs::read(entry.path()) {
-            let v = String::from_utf8_lossy(&raw).trim_matches('\n').to_string();
+            let v = super::read::valid_utf8(&raw).trim_matches('\n').to_string();
             into.entry(format!("{kind}{n}"))
                 .or_default()
                 .insert(prop.to_string(), v);

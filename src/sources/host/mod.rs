@@ -9,13 +9,16 @@
 //! stall the event loop.
 
 mod cpusys;
+mod diskstats;
 mod filesystem;
 mod hwmon;
 mod kernel;
 mod loadavg;
 mod meminfo;
 mod net;
+mod netclass;
 mod netdev;
+mod platform;
 pub mod read;
 mod stat;
 mod thermal;
@@ -123,6 +126,21 @@ impl HostSampler {
                 cpusys::cooling_devices(&self.cfg.thermal_path, out);
                 Ok(())
             }
+            Collector::Diskstats => {
+                diskstats::collect(proc, &self.cfg.udev_data_path, &self.cfg.diskstats, out).map_err(e)
+            }
+            Collector::Netclass => netclass::collect(
+                &self.cfg.sys_path,
+                &self.cfg.netclass,
+                self.cfg.netclass_ignore_invalid_speed,
+                out,
+            )
+            .map_err(e),
+            Collector::Os => platform::os(&self.cfg.rootfs_path, out).map_err(e),
+            Collector::Dmi => platform::dmi(&self.cfg.sys_path, out).map_err(e),
+            Collector::Edac => platform::edac(&self.cfg.sys_path, out).map_err(e),
+            Collector::Rapl => platform::rapl(&self.cfg.sys_path, out).map_err(e),
+            Collector::Powersupplyclass => platform::power_supply(&self.cfg.sys_path, out).map_err(e),
             Collector::Cpufreq => cpusys::cpufreq(&self.cfg.sys_path, out).map_err(e),
             Collector::Entropy => kernel::entropy(proc, out).map_err(e),
             Collector::Filefd => kernel::filefd(proc, out).map_err(e),

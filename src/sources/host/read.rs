@@ -136,3 +136,21 @@ pub fn num(path: &Path, field: &str, hex: bool) -> Result<f64, CollectError> {
     v.map(|v| v as f64)
         .ok_or_else(|| CollectError::parse(path, format!("bad number {field:?}")))
 }
+
+/// Go's `strings.ToValidUTF8(s, "\u{FFFD}")`: each run of invalid bytes becomes one
+/// replacement character (`String::from_utf8_lossy` would put one per bad sequence).
+pub fn valid_utf8(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    let mut in_run = false;
+    for chunk in bytes.utf8_chunks() {
+        if !chunk.valid().is_empty() {
+            out.push_str(chunk.valid());
+            in_run = false;
+        }
+        if !chunk.invalid().is_empty() && !in_run {
+            out.push('\u{FFFD}');
+            in_run = true;
+        }
+    }
+    out
+}
