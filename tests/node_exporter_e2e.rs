@@ -32,6 +32,8 @@ const COMPARED: &[(&str, &str)] = &[
     ("os", "^node_os_"),
     ("powersupplyclass", "^node_power_supply_"),
     ("rapl", "^node_rapl_"),
+    // node_textfile_mtime_seconds is filtered by the e2e script.
+    ("textfile", "^(node_textfile_scrape_error|testmetric.*)$"),
     ("hwmon", "^node_hwmon_"),
     (
         "netclass",
@@ -132,6 +134,8 @@ fn the_default_collectors_reproduce_node_exporters_e2e_output() {
             "[sample]\ninterval = \"1h\"\nproc_path = \"{}\"\nsys_path = \"{}\"\n\
              udev_data_path = \"{}\"\n\
              rootfs_path = \"{}\"\n\n\
+             # --collector.textfile.directory=\"collector/fixtures/textfile/two_metric_files/\"\n\
+             [sample.textfile]\ndirectory = \"{}\"\n\n\
              # --collector.netdev.device-include=\"lo\"\n\
              [sample.netdev]\ndevice_include = \"lo\"\n\
              # --collector.arp.device-exclude=\"nope\"\n\
@@ -142,6 +146,7 @@ fn the_default_collectors_reproduce_node_exporters_e2e_output() {
             dir.path().join("sys").display(),
             dir.path().join("udev/data").display(),
             fx.display(),
+            fx.join("textfile/two_metric_files").display(),
         ),
     );
     let _agent = start_outpost(&cfg, port);
@@ -153,7 +158,11 @@ fn the_default_collectors_reproduce_node_exporters_e2e_output() {
     let expected = std::fs::read_to_string(fx.join("e2e-output.txt")).unwrap();
     let theirs = families(&expected);
     // Label values that hold a path (rapl's `path`) name the fixture as node_exporter was given it.
-    let ours = families(&ours.replace(&dir.path().display().to_string(), "collector/fixtures"));
+    let ours = families(
+        &ours
+            .replace(&dir.path().display().to_string(), "collector/fixtures")
+            .replace(&fx.display().to_string(), "collector/fixtures"),
+    );
 
     let mut problems = Vec::new();
     let mut compared = 0;

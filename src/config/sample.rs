@@ -53,6 +53,7 @@ pub enum Collector {
     Sockstat,
     Softnet,
     Stat,
+    Textfile,
     ThermalZone,
     Time,
     UdpQueues,
@@ -61,7 +62,7 @@ pub enum Collector {
 }
 
 impl Collector {
-    pub const ALL: [Collector; 30] = [
+    pub const ALL: [Collector; 31] = [
         Collector::Arp,
         Collector::Conntrack,
         Collector::Cpu,
@@ -87,6 +88,7 @@ impl Collector {
         Collector::Sockstat,
         Collector::Softnet,
         Collector::Stat,
+        Collector::Textfile,
         Collector::ThermalZone,
         Collector::Time,
         Collector::UdpQueues,
@@ -121,6 +123,7 @@ impl Collector {
             Collector::Sockstat => "sockstat",
             Collector::Softnet => "softnet",
             Collector::Stat => "stat",
+            Collector::Textfile => "textfile",
             Collector::ThermalZone => "thermal_zone",
             Collector::Time => "time",
             Collector::UdpQueues => "udp_queues",

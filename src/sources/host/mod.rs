@@ -21,6 +21,7 @@ mod netdev;
 mod platform;
 pub mod read;
 mod stat;
+mod textfile;
 mod thermal;
 mod uname;
 
@@ -141,6 +142,12 @@ impl HostSampler {
             Collector::Edac => platform::edac(&self.cfg.sys_path, out).map_err(e),
             Collector::Rapl => platform::rapl(&self.cfg.sys_path, out).map_err(e),
             Collector::Powersupplyclass => platform::power_supply(&self.cfg.sys_path, out).map_err(e),
+            Collector::Textfile => {
+                if let Some(dir) = &self.cfg.textfile_directory {
+                    textfile::collect(dir, out);
+                }
+                Ok(())
+            }
             Collector::Cpufreq => cpusys::cpufreq(&self.cfg.sys_path, out).map_err(e),
             Collector::Entropy => kernel::entropy(proc, out).map_err(e),
             Collector::Filefd => kernel::filefd(proc, out).map_err(e),
