@@ -56,13 +56,16 @@ pub enum Collector {
     Textfile,
     ThermalZone,
     Time,
+    Timex,
     UdpQueues,
     Uname,
     Vmstat,
+    Mmc,
+    Wireless,
 }
 
 impl Collector {
-    pub const ALL: [Collector; 31] = [
+    pub const ALL: [Collector; 34] = [
         Collector::Arp,
         Collector::Conntrack,
         Collector::Cpu,
@@ -91,9 +94,12 @@ impl Collector {
         Collector::Textfile,
         Collector::ThermalZone,
         Collector::Time,
+        Collector::Timex,
         Collector::UdpQueues,
         Collector::Uname,
         Collector::Vmstat,
+        Collector::Mmc,
+        Collector::Wireless,
     ];
 
     pub fn name(self) -> &'static str {
@@ -126,9 +132,12 @@ impl Collector {
             Collector::Textfile => "textfile",
             Collector::ThermalZone => "thermal_zone",
             Collector::Time => "time",
+            Collector::Timex => "timex",
             Collector::UdpQueues => "udp_queues",
             Collector::Uname => "uname",
             Collector::Vmstat => "vmstat",
+            Collector::Mmc => "mmc",
+            Collector::Wireless => "wireless",
         }
     }
 }

@@ -11,6 +11,7 @@
 mod cpusys;
 mod diskstats;
 mod filesystem;
+mod gateway;
 mod hwmon;
 mod kernel;
 mod loadavg;
@@ -23,6 +24,7 @@ pub mod read;
 mod stat;
 mod textfile;
 mod thermal;
+mod timex;
 mod uname;
 
 use std::collections::HashMap;
@@ -143,11 +145,12 @@ impl HostSampler {
             Collector::Rapl => platform::rapl(&self.cfg.sys_path, out).map_err(e),
             Collector::Powersupplyclass => platform::power_supply(&self.cfg.sys_path, out).map_err(e),
             Collector::Textfile => {
-                if let Some(dir) = &self.cfg.textfile_directory {
-                    textfile::collect(dir, out);
-                }
+                textfile::collect(self.cfg.textfile_directory.as_deref(), out);
                 Ok(())
             }
+            Collector::Timex => timex::collect(proc, out).map_err(e),
+            Collector::Mmc => gateway::mmc(&self.cfg.sys_path, out).map_err(e),
+            Collector::Wireless => gateway::wireless(proc, out).map_err(e),
             Collector::Cpufreq => cpusys::cpufreq(&self.cfg.sys_path, out).map_err(e),
             Collector::Entropy => kernel::entropy(proc, out).map_err(e),
             Collector::Filefd => kernel::filefd(proc, out).map_err(e),

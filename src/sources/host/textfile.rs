@@ -55,20 +55,22 @@ struct Merged {
     samples: Vec<RawSample>,
 }
 
-/// Reads the directory; `Ok` even when files failed (that is what `scrape_error` is for).
-pub fn collect(dir: &Path, out: &mut Vec<Family>) {
+/// Reads the directory; files that fail set `scrape_error`. Without a directory configured
+/// only `node_textfile_scrape_error 0` is reported, as node_exporter does with an empty path.
+pub fn collect(dir: Option<&Path>, out: &mut Vec<Family>) {
     let mut error = false;
     let mut mtimes = gauge(
         "node_textfile_mtime_seconds",
         "Unixtime mtime of textfiles successfully read.",
     );
     let mut merged: BTreeMap<String, Merged> = BTreeMap::new();
-    match std::fs::read_dir(dir) {
-        Err(e) => {
+    match dir.map(|d| (d, std::fs::read_dir(d))) {
+        None => {}
+        Some((dir, Err(e))) => {
             log::error!("textfile: cannot read directory {}: {e}", dir.display());
             error = true;
         }
-        Ok(rd) => {
+        Some((dir, Ok(rd))) => {
             let mut files: Vec<String> = rd
                 .flatten()
                 .filter_map(|e| e.file_name().into_string().ok())
@@ -213,7 +215,7 @@ mod tests {
     fn case(name: &str) {
         let dir = fixtures().join(name);
         let mut fams = Vec::new();
-        collect(&dir, &mut fams);
+        collect(Some(&dir), &mut fams);
         for f in fams
             .iter_mut()
             .filter(|f| f.name == "node_textfile_mtime_seconds")
