@@ -34,6 +34,11 @@ const COMPARED: &[(&str, &str)] = &[
     ("rapl", "^node_rapl_"),
     // node_textfile_mtime_seconds is filtered by the e2e script.
     ("textfile", "^(node_textfile_scrape_error|testmetric.*)$"),
+    ("bonding", "^node_bonding_"),
+    ("fibrechannel", "^node_fibrechannel_"),
+    ("mdadm", "^node_md_"),
+    ("nvme", "^node_nvme_"),
+    ("tapestats", "^node_tape_"),
     ("hwmon", "^node_hwmon_"),
     (
         "netclass",

@@ -22,6 +22,7 @@ mod netdev;
 mod platform;
 pub mod read;
 mod stat;
+mod storage;
 mod textfile;
 mod thermal;
 mod timex;
@@ -151,6 +152,11 @@ impl HostSampler {
             Collector::Timex => timex::collect(proc, out).map_err(e),
             Collector::Mmc => gateway::mmc(&self.cfg.sys_path, out).map_err(e),
             Collector::Wireless => gateway::wireless(proc, out).map_err(e),
+            Collector::Mdadm => storage::mdadm(proc, out).map_err(e),
+            Collector::Nvme => storage::nvme(&self.cfg.sys_path, out).map_err(e),
+            Collector::Tapestats => storage::tapestats(&self.cfg.sys_path, out).map_err(e),
+            Collector::Fibrechannel => storage::fibrechannel(&self.cfg.sys_path, out).map_err(e),
+            Collector::Bonding => net::bonding(&self.cfg.sys_path, out).map_err(e),
             Collector::Cpufreq => cpusys::cpufreq(&self.cfg.sys_path, out).map_err(e),
             Collector::Entropy => kernel::entropy(proc, out).map_err(e),
             Collector::Filefd => kernel::filefd(proc, out).map_err(e),

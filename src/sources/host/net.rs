@@ -253,3 +253,41 @@ pub fn conntrack(proc: &Path, out: &mut Vec<Family>) -> Result<(), CollectError>
     }
     Ok(())
 }
+
+/// Bonding interfaces (`/sys/class/net/bonding_masters`): configured and active (MII up)
+/// slaves per master.
+pub fn bonding(sys: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
+    let root = sys.join("class/net");
+    let masters = read_or_no_data(&root.join("bonding_masters"))?;
+    let mut slaves_f = gauge(
+        "node_bonding_slaves",
+        "Number of configured slaves per bonding interface.",
+    );
+    let mut active_f = gauge(
+        "node_bonding_active",
+        "Number of active slaves per bonding interface.",
+    );
+    for master in masters.split_ascii_whitespace() {
+        let list = read_file(&root.join(master).join("bonding/slaves"))?;
+        let (mut n, mut up) = (0, 0);
+        for slave in list.split_ascii_whitespace() {
+            let lower = root
+                .join(master)
+                .join(format!("lower_{slave}/bonding_slave/mii_status"));
+            let older = root
+                .join(master)
+                .join(format!("slave_{slave}/bonding_slave/mii_status"));
+            let state = std::fs::read_to_string(&lower)
+                .or_else(|_| std::fs::read_to_string(&older))
+                .map_err(|source| CollectError::Read { path: lower, source })?;
+            n += 1;
+            if state.trim() == "up" {
+                up += 1;
+            }
+        }
+        slaves_f.push(vec![("master", master.to_string())], f64::from(n));
+        active_f.push(vec![("master", master.to_string())], f64::from(up));
+    }
+    out.extend([slaves_f, active_f]);
+    Ok(())
+}
