@@ -39,6 +39,9 @@ const COMPARED: &[(&str, &str)] = &[
     ("mdadm", "^node_md_"),
     ("nvme", "^node_nvme_"),
     ("tapestats", "^node_tape_"),
+    ("ipvs", "^node_ipvs_"),
+    ("nfs", "^node_nfs_"),
+    ("nfsd", "^node_nfsd_"),
     ("hwmon", "^node_hwmon_"),
     (
         "netclass",

@@ -19,6 +19,7 @@ mod meminfo;
 mod net;
 mod netclass;
 mod netdev;
+mod nfs;
 mod platform;
 pub mod read;
 mod stat;
@@ -157,6 +158,9 @@ impl HostSampler {
             Collector::Tapestats => storage::tapestats(&self.cfg.sys_path, out).map_err(e),
             Collector::Fibrechannel => storage::fibrechannel(&self.cfg.sys_path, out).map_err(e),
             Collector::Bonding => net::bonding(&self.cfg.sys_path, out).map_err(e),
+            Collector::Ipvs => net::ipvs(proc, out).map_err(e),
+            Collector::Nfs => nfs::nfs(proc, out).map_err(e),
+            Collector::Nfsd => nfs::nfsd(proc, out).map_err(e),
             Collector::Cpufreq => cpusys::cpufreq(&self.cfg.sys_path, out).map_err(e),
             Collector::Entropy => kernel::entropy(proc, out).map_err(e),
             Collector::Filefd => kernel::filefd(proc, out).map_err(e),

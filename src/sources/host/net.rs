@@ -291,3 +291,124 @@ pub fn bonding(sys: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
     out.extend([slaves_f, active_f]);
     Ok(())
 }
+
+/// `C0A80016:0CEA` (IPv4) or `[2620:0:…:1]:0050` (IPv6) → (address, port).
+fn ipvs_addr(s: &str) -> Option<(String, u16)> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let (ip, port) = rest.split_once("]:")?;
+        let ip: std::net::Ipv6Addr = ip.parse().ok()?;
+        return Some((ip.to_string(), u16::from_str_radix(port, 16).ok()?));
+    }
+    let (ip, port) = s.split_once(':')?;
+    let ip = u32::from_str_radix(ip, 16).ok()?;
+    Some((
+        std::net::Ipv4Addr::from(ip).to_string(),
+        u16::from_str_radix(port, 16).ok()?,
+    ))
+}
+
+/// IP Virtual Server: totals from `/proc/net/ip_vs_stats`, and per backend its weight and
+/// connections from `/proc/net/ip_vs` (node_exporter's default backend labels; backends
+/// that share a label set are summed).
+pub fn ipvs(proc: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
+    let path = proc.join("net/ip_vs_stats");
+    let text = read_or_no_data(&path)?;
+    let totals: Vec<&str> = text
+        .lines()
+        .nth(2)
+        .map(|l| l.split_ascii_whitespace().collect())
+        .unwrap_or_default();
+    if totals.len() != 5 {
+        return Err(CollectError::parse(&path, "unexpected totals line"));
+    }
+    for (i, (name, help)) in [
+        (
+            "node_ipvs_connections_total",
+            "The total number of connections made.",
+        ),
+        (
+            "node_ipvs_incoming_packets_total",
+            "The total number of incoming packets.",
+        ),
+        (
+            "node_ipvs_outgoing_packets_total",
+            "The total number of outgoing packets.",
+        ),
+        (
+            "node_ipvs_incoming_bytes_total",
+            "The total amount of incoming data.",
+        ),
+        (
+            "node_ipvs_outgoing_bytes_total",
+            "The total amount of outgoing data.",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut f = counter(name, help);
+        f.push(Vec::new(), num(&path, totals[i], true)?);
+        out.push(f);
+    }
+    let path = proc.join("net/ip_vs");
+    let text = read_file(&path)?;
+    // label set → (active, inactive, weight)
+    let mut backends: std::collections::BTreeMap<[String; 6], [f64; 3]> = Default::default();
+    let mut service: Option<(String, String, String, String)> = None; // proto, address, port, mark
+    let bad = |l: &str| CollectError::parse(&path, format!("unexpected line {l:?}"));
+    for line in text.lines().skip(3) {
+        let f: Vec<&str> = line.split_ascii_whitespace().collect();
+        match f.first().copied() {
+            None => continue,
+            Some("TCP" | "UDP" | "SCTP") if f.len() >= 2 => {
+                let (ip, port) = ipvs_addr(f[1]).ok_or_else(|| bad(line))?;
+                service = Some((f[0].to_string(), ip, port.to_string(), String::new()));
+            }
+            Some("FWM") if f.len() >= 2 => {
+                service = Some(("FWM".into(), String::new(), "0".into(), f[1].to_string()));
+            }
+            Some("->") if f.len() >= 6 => {
+                let (proto, laddr, lport, mark) = service.clone().ok_or_else(|| bad(line))?;
+                let (ip, port) = ipvs_addr(f[1]).ok_or_else(|| bad(line))?;
+                let n = |i: usize| num(&path, f[i], false);
+                let key = [laddr, mark, lport, proto, ip, port.to_string()];
+                let e = backends.entry(key).or_default();
+                e[0] += n(4)?;
+                e[1] += n(5)?;
+                e[2] += n(3)?;
+            }
+            _ => return Err(bad(line)),
+        }
+    }
+    let mut fams = [
+        gauge(
+            "node_ipvs_backend_connections_active",
+            "The current active connections by local and remote address.",
+        ),
+        gauge(
+            "node_ipvs_backend_connections_inactive",
+            "The current inactive connections by local and remote address.",
+        ),
+        gauge(
+            "node_ipvs_backend_weight",
+            "The current backend weight by local and remote address.",
+        ),
+    ];
+    for (k, v) in backends {
+        for (fam, v) in fams.iter_mut().zip(v) {
+            fam.push(
+                vec![
+                    ("local_address", k[0].clone()),
+                    ("local_mark", k[1].clone()),
+                    ("local_port", k[2].clone()),
+                    ("proto", k[3].clone()),
+                    ("remote_address", k[4].clone()),
+                    ("remote_port", k[5].clone()),
+                ],
+                v,
+            );
+        }
+    }
+    out.extend(fams);
+    Ok(())
+}
