@@ -42,6 +42,8 @@ const COMPARED: &[(&str, &str)] = &[
     ("ipvs", "^node_ipvs_"),
     ("nfs", "^node_nfs_"),
     ("nfsd", "^node_nfsd_"),
+    ("xfs", "^node_xfs_"),
+    ("zfs", "^node_zfs_"),
     ("hwmon", "^node_hwmon_"),
     (
         "netclass",

@@ -68,12 +68,14 @@ pub enum Collector {
     UdpQueues,
     Uname,
     Vmstat,
+    Xfs,
+    Zfs,
     Mmc,
     Wireless,
 }
 
 impl Collector {
-    pub const ALL: [Collector; 42] = [
+    pub const ALL: [Collector; 44] = [
         Collector::Arp,
         Collector::Bonding,
         Collector::Conntrack,
@@ -114,6 +116,8 @@ impl Collector {
         Collector::UdpQueues,
         Collector::Uname,
         Collector::Vmstat,
+        Collector::Xfs,
+        Collector::Zfs,
         Collector::Mmc,
         Collector::Wireless,
     ];
@@ -160,6 +164,8 @@ impl Collector {
             Collector::UdpQueues => "udp_queues",
             Collector::Uname => "uname",
             Collector::Vmstat => "vmstat",
+            Collector::Xfs => "xfs",
+            Collector::Zfs => "zfs",
             Collector::Mmc => "mmc",
             Collector::Wireless => "wireless",
         }

@@ -28,6 +28,8 @@ mod textfile;
 mod thermal;
 mod timex;
 mod uname;
+mod xfs;
+mod zfs;
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -161,6 +163,8 @@ impl HostSampler {
             Collector::Ipvs => net::ipvs(proc, out).map_err(e),
             Collector::Nfs => nfs::nfs(proc, out).map_err(e),
             Collector::Nfsd => nfs::nfsd(proc, out).map_err(e),
+            Collector::Xfs => xfs::collect(&self.cfg.sys_path, out).map_err(e),
+            Collector::Zfs => zfs::collect(proc, out).map_err(e),
             Collector::Cpufreq => cpusys::cpufreq(&self.cfg.sys_path, out).map_err(e),
             Collector::Entropy => kernel::entropy(proc, out).map_err(e),
             Collector::Filefd => kernel::filefd(proc, out).map_err(e),
