@@ -29,6 +29,7 @@ pub const DEFAULT_FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|co
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Collector {
     Arp,
+    Bcache,
     Bonding,
     Conntrack,
     Cpu,
@@ -41,6 +42,7 @@ pub enum Collector {
     Filefd,
     Filesystem,
     Hwmon,
+    Infiniband,
     Ipvs,
     Loadavg,
     Mdadm,
@@ -75,8 +77,9 @@ pub enum Collector {
 }
 
 impl Collector {
-    pub const ALL: [Collector; 44] = [
+    pub const ALL: [Collector; 46] = [
         Collector::Arp,
+        Collector::Bcache,
         Collector::Bonding,
         Collector::Conntrack,
         Collector::Cpu,
@@ -89,6 +92,7 @@ impl Collector {
         Collector::Filefd,
         Collector::Filesystem,
         Collector::Hwmon,
+        Collector::Infiniband,
         Collector::Ipvs,
         Collector::Loadavg,
         Collector::Mdadm,
@@ -125,6 +129,7 @@ impl Collector {
     pub fn name(self) -> &'static str {
         match self {
             Collector::Arp => "arp",
+            Collector::Bcache => "bcache",
             Collector::Bonding => "bonding",
             Collector::Conntrack => "conntrack",
             Collector::Cpu => "cpu",
@@ -137,6 +142,7 @@ impl Collector {
             Collector::Filefd => "filefd",
             Collector::Filesystem => "filesystem",
             Collector::Hwmon => "hwmon",
+            Collector::Infiniband => "infiniband",
             Collector::Ipvs => "ipvs",
             Collector::Loadavg => "loadavg",
             Collector::Mdadm => "mdadm",

@@ -8,11 +8,13 @@
 //! is plain blocking code: the runtime runs it on a blocking thread so that no pseudo-file can
 //! stall the event loop.
 
+mod bcache;
 mod cpusys;
 mod diskstats;
 mod filesystem;
 mod gateway;
 mod hwmon;
+mod infiniband;
 mod kernel;
 mod loadavg;
 mod meminfo;
@@ -165,6 +167,8 @@ impl HostSampler {
             Collector::Nfsd => nfs::nfsd(proc, out).map_err(e),
             Collector::Xfs => xfs::collect(&self.cfg.sys_path, out).map_err(e),
             Collector::Zfs => zfs::collect(proc, out).map_err(e),
+            Collector::Infiniband => infiniband::collect(&self.cfg.sys_path, out).map_err(e),
+            Collector::Bcache => bcache::collect(&self.cfg.sys_path, out).map_err(e),
             Collector::Cpufreq => cpusys::cpufreq(&self.cfg.sys_path, out).map_err(e),
             Collector::Entropy => kernel::entropy(proc, out).map_err(e),
             Collector::Filefd => kernel::filefd(proc, out).map_err(e),
