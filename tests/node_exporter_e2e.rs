@@ -46,6 +46,7 @@ const COMPARED: &[(&str, &str)] = &[
     ("zfs", "^node_zfs_"),
     ("infiniband", "^node_infiniband_"),
     ("bcache", "^node_bcache_"),
+    ("btrfs", "^node_btrfs_"),
     ("hwmon", "^node_hwmon_"),
     (
         "netclass",

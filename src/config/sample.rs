@@ -31,6 +31,7 @@ pub enum Collector {
     Arp,
     Bcache,
     Bonding,
+    Btrfs,
     Conntrack,
     Cpu,
     Cpufreq,
@@ -77,10 +78,11 @@ pub enum Collector {
 }
 
 impl Collector {
-    pub const ALL: [Collector; 46] = [
+    pub const ALL: [Collector; 47] = [
         Collector::Arp,
         Collector::Bcache,
         Collector::Bonding,
+        Collector::Btrfs,
         Collector::Conntrack,
         Collector::Cpu,
         Collector::Cpufreq,
@@ -131,6 +133,7 @@ impl Collector {
             Collector::Arp => "arp",
             Collector::Bcache => "bcache",
             Collector::Bonding => "bonding",
+            Collector::Btrfs => "btrfs",
             Collector::Conntrack => "conntrack",
             Collector::Cpu => "cpu",
             Collector::Cpufreq => "cpufreq",

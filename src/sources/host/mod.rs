@@ -9,6 +9,7 @@
 //! stall the event loop.
 
 mod bcache;
+mod btrfs;
 mod cpusys;
 mod diskstats;
 mod filesystem;
@@ -169,6 +170,7 @@ impl HostSampler {
             Collector::Zfs => zfs::collect(proc, out).map_err(e),
             Collector::Infiniband => infiniband::collect(&self.cfg.sys_path, out).map_err(e),
             Collector::Bcache => bcache::collect(&self.cfg.sys_path, out).map_err(e),
+            Collector::Btrfs => btrfs::collect(&self.cfg.sys_path, out).map_err(e),
             Collector::Cpufreq => cpusys::cpufreq(&self.cfg.sys_path, out).map_err(e),
             Collector::Entropy => kernel::entropy(proc, out).map_err(e),
             Collector::Filefd => kernel::filefd(proc, out).map_err(e),
