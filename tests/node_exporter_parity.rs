@@ -190,6 +190,16 @@ fn host_metrics_match_node_exporter() {
     }
     assert!(checked > 100, "only {checked} samples compared");
 
+    // Collector success as node_exporter reports it: 0 where this host lacks the files (no
+    // btrfs, no NFS …), 1 elsewhere.
+    for c in COLLECTORS {
+        let key = (
+            "node_scrape_collector_success".to_string(),
+            vec![("collector".to_string(), c.to_string())],
+        );
+        assert_eq!(o2.get(&key), n.get(&key), "node_scrape_collector_success of {c}");
+    }
+
     // The families the product promises are all there.
     for want in [
         "node_cpu_seconds_total",

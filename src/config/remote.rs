@@ -40,6 +40,11 @@ pub const ALLOWED: &[&str] = &[
     "sample.collectors",
     "sample.filesystem",
     "sample.netdev",
+    "sample.diskstats",
+    "sample.netclass",
+    "sample.arp",
+    "sample.netstat",
+    "sample.vmstat",
     "store.commit_interval",
     "store.commit_interval_rereadable",
     "store.commit_bytes",
@@ -595,7 +600,11 @@ mod tests {
 
     #[test]
     fn a_document_is_laid_over_the_file() {
-        let cfg = apply(r#"{"version": 3, "sample": {"interval": "2s"}, "mqtt": {"qos": 0}}"#).unwrap();
+        let cfg = apply(
+            r#"{"version": 3, "sample": {"interval": "2s", "diskstats": {"device_exclude": "^loop"}}, "mqtt": {"qos": 0}}"#,
+        )
+        .unwrap();
+        assert!(cfg.sample.diskstats.ignored("loop0") && !cfg.sample.diskstats.ignored("ram0"));
         assert_eq!(cfg.origin, Origin::Remote(3));
         assert_eq!(cfg.sample.interval, Duration::from_secs(2));
         let m = cfg.mqtt.unwrap();
@@ -664,6 +673,16 @@ mod tests {
                 r#"{"version": 2, "mqtt": {"url": "http://x"}}"#,
                 "mqtt.url",
                 "expected mqtt://",
+            ),
+            (
+                r#"{"version": 2, "sample": {"textfile": {"directory": "/tmp"}}}"#,
+                "sample.textfile.directory",
+                "local only",
+            ),
+            (
+                r#"{"version": 2, "sample": {"diskstats": {"device_include": "^sd", "device_exclude": "^x"}}}"#,
+                "sample.diskstats",
+                "exclude each other",
             ),
         ] {
             let r = apply(doc).expect_err(doc);

@@ -140,7 +140,8 @@ impl Out {
 pub fn collect(class_dir: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
     let entries = match std::fs::read_dir(class_dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        // No hwmon class at all: node_exporter's "no data".
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(super::read::no_data(class_dir)),
         Err(source) => {
             return Err(CollectError::Read {
                 path: class_dir.to_path_buf(),
@@ -364,6 +365,12 @@ mod tests {
         let label = out.iter().find(|f| f.name == "node_hwmon_sensor_label").unwrap();
         assert_eq!(label.samples[0].labels[1], ("label", "Package id 0".to_string()));
         fs::remove_dir_all(&root).ok();
-        assert!(collect(&root.join("absent"), &mut Vec::new()).is_ok());
+        let absent = collect(&root.join("absent"), &mut Vec::new()).unwrap_err();
+        assert!(
+            absent
+                .to_string()
+                .starts_with(crate::sources::host::read::NO_DATA),
+            "{absent}"
+        );
     }
 }

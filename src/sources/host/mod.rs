@@ -51,6 +51,16 @@ pub struct CollectorResult {
     pub error: Option<String>,
 }
 
+impl CollectorResult {
+    /// The host has no data for this collector (no btrfs, no NFS): `node_scrape_collector_success`
+    /// 0 as node_exporter reports it, but not a failure to count or warn about.
+    pub fn no_data(&self) -> bool {
+        self.error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(read::NO_DATA))
+    }
+}
+
 /// What one cycle produced.
 pub struct Cycle {
     pub snapshot: Snapshot,
@@ -217,6 +227,7 @@ impl HostSampler {
                         // A host without the collector's files: node_exporter logs that at
                         // debug level too.
                         if msg.starts_with(read::NO_DATA) {
+                            // (CollectorResult::no_data says the same for the counters.)
                             log::debug!("collector {}: {msg}", c.name());
                         } else {
                             log::warn!("collector {} failed: {msg}", c.name());
@@ -288,7 +299,7 @@ impl HostStats {
         c.cycles += 1;
         c.last_cycle_seconds = seconds;
         for r in &results {
-            if r.error.is_some() {
+            if r.error.is_some() && !r.no_data() {
                 *c.errors.entry(r.collector.name()).or_default() += 1;
             }
         }
@@ -324,7 +335,7 @@ impl Report for HostStats {
         ));
         let mut errors = Family::new(
             "outpost_sample_errors_total",
-            "Host collector failures by collector.",
+            "Host collector failures by collector (a host without the collector's files is not a failure).",
             MetricKind::Counter,
         );
         for r in &c.last_results {
