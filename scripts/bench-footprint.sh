@@ -3,7 +3,7 @@
 #  1. RSS after 60 s of the default run (outpost samples every 10 s; node_exporter is scraped
 #     every 10 s, since it samples on scrape);
 #  2. CPU per host sampling cycle: outpost sampling every 100 ms for DURATION seconds vs.
-#     node_exporter scraped every 100 ms (same ten collectors), process CPU from /proc/PID/task/*/schedstat;
+#     node_exporter scraped every 100 ms (both with their default collector sets), process CPU from /proc/PID/task/*/schedstat;
 #  3. outpost's in-process cycle cost (benches/sample_cycle.rs) and its instruction count
 #     under callgrind.
 # Usage: scripts/bench-footprint.sh [DURATION_SECONDS]   (default 30; RSS phase is fixed 60 s)
@@ -21,9 +21,12 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # CPU time in ns summed over the process's threads (schedstat is exact; /proc/PID/stat is
 # tick-sampled, which is too coarse for sub-millisecond cycles).
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d", s}'; }
-NE_ARGS=(--collector.disable-defaults --collector.cpu --collector.meminfo --collector.filesystem
-  --collector.netdev --collector.loadavg --collector.stat --collector.time --collector.uname
-  --collector.hwmon --collector.thermal_zone)
+# node_exporter's default collector set (what outpost runs by default too), with the upstream
+# filter defaults where Debian's package patches them (as the parity test does).
+NE_ARGS=(
+  "--collector.filesystem.mount-points-exclude=^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)(\$|/)"
+  "--collector.filesystem.fs-types-exclude=^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)\$"
+  "--collector.netdev.device-exclude=" "--collector.textfile.directory=")
 
 start_pair() { # interval
   OP=$(free_port); NP=$(free_port)
@@ -47,6 +50,8 @@ kill "$OPID" "$NPID"; wait "$OPID" "$NPID" 2>/dev/null || true
 # 2. CPU per cycle at 100 ms.
 start_pair 100ms
 sleep 1
+series() { curl -sf "$1/metrics" | grep -c '^node_'; }
+echo "node_* series per cycle: outpost $(series "127.0.0.1:$OP"), node_exporter $(series "127.0.0.1:$NP")"
 o0=$(cpu_ns "$OPID"); n0=$(cpu_ns "$NPID")
 c0=$(curl -sf "127.0.0.1:$OP/metrics" | awk '/^outpost_sample_cycles_total/ {print $2}')
 scrapes=0; end=$((SECONDS + DURATION))
