@@ -13,6 +13,10 @@ use super::Family;
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub fn escape_help(out: &mut String, s: &str) {
+    if !s.bytes().any(|b| b == b'\\' || b == b'\n') {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -23,6 +27,10 @@ pub fn escape_help(out: &mut String, s: &str) {
 }
 
 pub fn escape_label_value(out: &mut String, s: &str) {
+    if !s.bytes().any(|b| b == b'\\' || b == b'\n' || b == b'"') {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),

@@ -5,9 +5,7 @@
 
 use std::path::Path;
 
-use regex::Regex;
-
-use super::read::{attr_f64, counter, gauge, no_data, read_file, read_or_no_data, untyped, CollectError};
+use super::read::{attr_f64, counter, gauge, no_data, read_file, read_or_no_data, untyped, CollectError, Selection};
 use crate::model::Family;
 
 /// `/proc/sys/kernel/random/{entropy_avail,poolsize}`.
@@ -112,14 +110,14 @@ pub fn pressure(proc: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> 
 }
 
 /// `/proc/vmstat`, the fields matching `[sample.vmstat] fields`.
-pub fn vmstat(proc: &Path, fields: &Regex, out: &mut Vec<Family>) -> Result<(), CollectError> {
+pub fn vmstat(proc: &Path, fields: &mut Selection, out: &mut Vec<Family>) -> Result<(), CollectError> {
     let path = proc.join("vmstat");
     let text = read_file(&path)?;
     for line in text.lines() {
         let Some((name, value)) = line.split_once(' ') else {
             continue;
         };
-        if !fields.is_match(name) {
+        if !fields.keep(name) {
             continue;
         }
         let v: f64 = value

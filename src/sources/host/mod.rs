@@ -80,6 +80,8 @@ pub struct HostSampler {
     /// `node_dmi_info`, read once: firmware strings change only with a reboot (node_exporter
     /// reads them once too). Twenty sysfs reads saved per cycle.
     dmi: Option<Vec<Family>>,
+    netstat_fields: read::Selection,
+    vmstat_fields: read::Selection,
 }
 
 impl HostSampler {
@@ -99,6 +101,8 @@ impl HostSampler {
             // SAFETY: sysconf only reads a constant of the running kernel.
             page_size: unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as f64,
             dmi: None,
+            netstat_fields: read::Selection::new(cfg.netstat_fields.clone()),
+            vmstat_fields: read::Selection::new(cfg.vmstat_fields.clone()),
         }
     }
 
@@ -197,12 +201,12 @@ impl HostSampler {
             Collector::Entropy => kernel::entropy(proc, out).map_err(e),
             Collector::Filefd => kernel::filefd(proc, out).map_err(e),
             Collector::Pressure => kernel::pressure(proc, out).map_err(e),
-            Collector::Vmstat => kernel::vmstat(proc, &self.cfg.vmstat_fields, out).map_err(e),
+            Collector::Vmstat => kernel::vmstat(proc, &mut self.vmstat_fields, out).map_err(e),
             Collector::Schedstat => kernel::schedstat(proc, out).map_err(e),
             Collector::Selinux => kernel::selinux(&self.cfg.sys_path, &self.cfg.rootfs_path, out).map_err(e),
             Collector::Sockstat => net::sockstat(proc, self.page_size, out).map_err(e),
             Collector::Softnet => net::softnet(proc, out).map_err(e),
-            Collector::Netstat => net::netstat(proc, &self.cfg.netstat_fields, out).map_err(e),
+            Collector::Netstat => net::netstat(proc, &mut self.netstat_fields, out).map_err(e),
             Collector::Arp => net::arp(proc, &self.cfg.arp, out).map_err(e),
             Collector::UdpQueues => net::udp_queues(proc, out).map_err(e),
             Collector::Conntrack => net::conntrack(proc, out).map_err(e),

@@ -5,9 +5,7 @@
 
 use std::path::Path;
 
-use regex::Regex;
-
-use super::read::{counter, gauge, num, read_file, read_or_no_data, untyped, CollectError};
+use super::read::{counter, gauge, num, read_file, read_or_no_data, untyped, CollectError, Selection};
 use crate::config::sample::DeviceFilter;
 use crate::model::Family;
 
@@ -84,10 +82,14 @@ pub fn softnet(proc: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
 /// `/proc/net/netstat`, `/proc/net/snmp` (header/value line pairs) and `/proc/net/snmp6`
 /// (`Ip6InReceives 7` lines): `node_netstat_<Proto>_<Field>` for the fields matching
 /// `[sample.netstat] fields`.
-pub fn netstat(proc: &Path, fields: &Regex, out: &mut Vec<Family>) -> Result<(), CollectError> {
+pub fn netstat(proc: &Path, fields: &mut Selection, out: &mut Vec<Family>) -> Result<(), CollectError> {
+    let mut key = String::with_capacity(64);
     let mut push = |proto: &str, field: &str, v: f64| {
-        let key = format!("{proto}_{field}");
-        if fields.is_match(&key) {
+        key.clear();
+        key.push_str(proto);
+        key.push('_');
+        key.push_str(field);
+        if fields.keep(&key) {
             let mut f = untyped(
                 format!("node_netstat_{key}"),
                 format!("Statistic {proto}{field}."),

@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::read::{dir_names, read_attr, CollectError};
+use super::read::{dir_names, AttrDir, CollectError};
 use crate::config::sample::DeviceFilter;
 use crate::model::{Family, MetricKind};
 
@@ -85,11 +85,14 @@ pub fn collect(
     );
     let mut fams = Fams(Vec::new());
     for dev in dir_names(&class) {
-        let dir = class.join(&dev);
-        if !dir.is_dir() || filter.ignored(&dev) {
+        if filter.ignored(&dev) {
             continue;
         }
-        let attr = |name: &str| read_attr(&dir.join(name));
+        // Not a directory (bonding_masters): not an interface.
+        let Some(dir) = AttrDir::open(&class.join(&dev)) else {
+            continue;
+        };
+        let attr = |name: &str| dir.attr(name);
         let operstate = attr("operstate").unwrap_or_default();
         up.push(
             vec![("device", dev.clone())],

@@ -62,7 +62,12 @@ pub fn read_into(path: &Path, buf: &mut String) -> Result<(), CollectError> {
 /// Reads a small sysfs attribute, trimmed. `None` when it is absent or unreadable: sysfs
 /// attributes of optional hardware come and go, which is not an error of the collector.
 pub fn read_attr(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok().map(|s| s.trim().to_string())
+    use std::io::Read;
+    // One read into a stack buffer: sysfs answers a whole attribute (at most a page) at once,
+    // and `read_to_string` would add a `statx` and a second read per file.
+    let mut buf = [0u8; 4096];
+    let n = std::fs::File::open(path).ok()?.read(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).trim().to_string())
 }
 
 /// Reads a whole file: a collector's required input.
@@ -153,4 +158,82 @@ pub fn valid_utf8(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// A sysfs directory held open, so that its attributes are opened relative to it: one short
+/// `openat` instead of resolving `/sys/class/net/eth0/…`'s symlinks again for every file, and
+/// one `read` into a stack buffer instead of `read_to_string`'s `statx` and growing reads. The
+/// collectors that read many attributes per device (netclass, hwmon, power supplies) use it.
+pub struct AttrDir(std::os::fd::OwnedFd);
+
+impl AttrDir {
+    pub fn open(path: &Path) -> Option<AttrDir> {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+        // SAFETY: `c` is a valid NUL-terminated path; the returned descriptor is owned below.
+        let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: `fd` was just opened and is owned by nothing else.
+        Some(AttrDir(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }))
+    }
+
+    /// An attribute's content, trimmed; `None` when absent or unreadable (`EINVAL` from a
+    /// link that is down, `EACCES`). Attributes longer than 4 KiB are cut (sysfs has none).
+    pub fn attr(&self, name: &str) -> Option<String> {
+        let mut buf = [0u8; 4096];
+        let n = self.read(name, &mut buf)?;
+        Some(String::from_utf8_lossy(&buf[..n]).trim().to_string())
+    }
+
+    /// An attribute as a number.
+    pub fn num<T: std::str::FromStr>(&self, name: &str) -> Option<T> {
+        let mut buf = [0u8; 64];
+        let n = self.read(name, &mut buf)?;
+        std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
+    }
+
+    fn read(&self, name: &str, buf: &mut [u8]) -> Option<usize> {
+        use std::os::fd::AsRawFd;
+        let c = std::ffi::CString::new(name).ok()?;
+        // SAFETY: valid directory descriptor and NUL-terminated relative name.
+        let fd = unsafe { libc::openat(self.0.as_raw_fd(), c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: `fd` is open and owned here; `buf` is valid for `buf.len()` bytes.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        // SAFETY: closing the descriptor opened above, once.
+        unsafe { libc::close(fd) };
+        usize::try_from(n).ok()
+    }
+}
+
+/// A field filter (`[sample.netstat] fields`) with its answers remembered: the kernel writes
+/// the same field names every cycle, so the regex runs once per name for the sampler's life
+/// (a bounded memo: a kernel has a few hundred such names).
+pub struct Selection {
+    re: regex::Regex,
+    memo: std::collections::HashMap<String, bool>,
+}
+
+impl Selection {
+    pub fn new(re: regex::Regex) -> Self {
+        Selection {
+            re,
+            memo: Default::default(),
+        }
+    }
+
+    pub fn keep(&mut self, key: &str) -> bool {
+        if let Some(&k) = self.memo.get(key) {
+            return k;
+        }
+        let k = self.re.is_match(key);
+        if self.memo.len() < 4096 {
+            self.memo.insert(key.to_string(), k);
+        }
+        k
+    }
 }
