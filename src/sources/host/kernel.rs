@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use super::read::{attr_f64, counter, gauge, no_data, read_file, read_or_no_data, untyped, CollectError, Selection};
+use super::read::{
+    attr_f64, counter, gauge, no_data, read_file, read_or_no_data, untyped, CollectError, Selection,
+};
 use crate::model::Family;
 
 /// `/proc/sys/kernel/random/{entropy_avail,poolsize}`.
