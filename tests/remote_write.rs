@@ -409,3 +409,75 @@ fn retries_honour_retry_after_and_survive_5xx_and_slow_answers() {
     let max_step = times.windows(2).map(|w| w[1] - w[0]).max().unwrap();
     assert!(max_step <= 1500, "a hole of {max_step} ms");
 }
+
+/// node_exporter's own example rules (shipped with Debian's package) and node-mixin style
+/// alerts and dashboard queries over the new collectors, in a real Prometheus fed by outpost:
+/// they load, evaluate healthy and return this gateway's series, unchanged.
+#[test]
+fn node_exporter_rules_and_dashboard_queries_work_unchanged() {
+    let example = std::path::Path::new("/usr/share/doc/prometheus-node-exporter/examples/example-rules.yml");
+    let example = std::fs::read_to_string(example).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} — install prometheus-node-exporter (scripts/test.sh does)",
+            example.display()
+        )
+    });
+    let mixin = r#"  - name: node-mixin-style
+    rules:
+      - alert: NodeClockNotSynchronising
+        expr: min_over_time(node_timex_sync_status[5m]) == 0 and node_timex_maxerror_seconds >= 16
+      - alert: NodeFileDescriptorLimit
+        expr: node_filefd_allocated * 100 / node_filefd_maximum > 70
+      - alert: NodeNetworkInterfaceFlapping
+        expr: changes(node_network_up{device!~"veth.+"}[2m]) > 2
+      - alert: NodeDiskIOSaturation
+        expr: rate(node_disk_io_time_weighted_seconds_total[5m]) > 10
+      - alert: NodeHighNumberConntrackEntriesUsed
+        expr: (node_nf_conntrack_entries / node_nf_conntrack_entries_limit) > 0.75
+      - alert: NodeTextFileCollectorScrapeError
+        expr: node_textfile_scrape_error == 1
+"#;
+    let rules = format!("{}\n{mixin}", example.trim_end());
+    let dir = TempDir::new("rw-mixin");
+    let prom = Prometheus::new(dir.path(), &rules);
+    let port = free_port();
+    let cfg = config(
+        dir.path(),
+        port,
+        "gw-mixin",
+        "",
+        &format!("url = \"{}\"\n", prom.write_url()),
+    );
+    let _agent = start_outpost(&cfg, port);
+    for q in [
+        r#"instance:node_cpus:count{instance="gw-mixin"}"#,
+        r#"instance:node_cpu_utilization:ratio{instance="gw-mixin"}"#,
+        r#"rate(node_disk_io_time_seconds_total{instance="gw-mixin"}[1m])"#,
+        r#"rate(node_disk_read_bytes_total{instance="gw-mixin"}[1m])"#,
+        r#"node_network_up{instance="gw-mixin"}"#,
+        r#"node_network_carrier{instance="gw-mixin"}"#,
+        r#"node_timex_sync_status{instance="gw-mixin"}"#,
+        r#"node_filefd_allocated{instance="gw-mixin"} / node_filefd_maximum{instance="gw-mixin"}"#,
+        r#"rate(node_vmstat_pgmajfault{instance="gw-mixin"}[1m])"#,
+        r#"rate(node_netstat_Tcp_RetransSegs{instance="gw-mixin"}[1m])"#,
+        r#"node_sockstat_TCP_inuse{instance="gw-mixin"}"#,
+        r#"rate(node_softnet_processed_total{instance="gw-mixin"}[1m])"#,
+        r#"node_os_info{instance="gw-mixin"}"#,
+        r#"rate(node_pressure_cpu_waiting_seconds_total{instance="gw-mixin"}[1m])"#,
+        r#"node_entropy_available_bits{instance="gw-mixin"}"#,
+        r#"node_scrape_collector_success{instance="gw-mixin",collector="diskstats"}"#,
+    ] {
+        wait_for(q, Duration::from_secs(40), || {
+            let r = prom.query(q);
+            (!r.is_empty()).then_some(())
+        });
+    }
+    let rules = prom.api("rules", "");
+    let groups = rules["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "{rules}");
+    for g in groups {
+        for r in g["rules"].as_array().unwrap() {
+            assert_eq!(r["health"], "ok", "{r}");
+        }
+    }
+}
