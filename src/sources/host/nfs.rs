@@ -195,24 +195,30 @@ fn one(name: &str, help: &str, v: u64, c: bool) -> Family {
     f
 }
 
+/// The `net` line: packets by transport (node_exporter labels it `protocol` for the client,
+/// `proto` for the server) and TCP connections.
+fn network(side: &str, label: &'static str, net: &[u64], out: &mut Vec<Family>) {
+    let mut packets = counter(
+        format!("node_{side}_packets_total"),
+        "Total NFSd network packets (sent+received) by protocol type.",
+    );
+    packets.push(vec![(label, "udp".into())], net[1] as f64);
+    packets.push(vec![(label, "tcp".into())], net[2] as f64);
+    out.push(packets);
+    out.push(one(
+        &format!("node_{side}_connections_total"),
+        "Total number of NFSd TCP connections.",
+        net[3],
+        true,
+    ));
+}
+
 pub fn nfs(proc: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
     let path = proc.join("net/rpc/nfs");
     let l = lines(&path, &read_or_no_data(&path)?)?;
     let net = need(&path, &l, "net", 4)?;
     let rpc = need(&path, &l, "rpc", 3)?;
-    let mut packets = counter(
-        "node_nfs_packets_total",
-        "Total NFSd network packets (sent+received) by protocol type.",
-    );
-    packets.push(vec![("protocol", "udp".into())], net[1] as f64);
-    packets.push(vec![("protocol", "tcp".into())], net[2] as f64);
-    out.push(packets);
-    out.push(one(
-        "node_nfs_connections_total",
-        "Total number of NFSd TCP connections.",
-        net[3],
-        true,
-    ));
+    network("nfs", "protocol", net, out);
     out.push(one(
         "node_nfs_rpcs_total",
         "Total number of RPCs performed.",
@@ -318,19 +324,7 @@ pub fn nfsd(proc: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
         ));
     }
     let net = need(&path, &l, "net", 4)?;
-    let mut packets = counter(
-        "node_nfsd_packets_total",
-        "Total NFSd network packets (sent+received) by protocol type.",
-    );
-    packets.push(vec![("proto", "udp".into())], net[1] as f64);
-    packets.push(vec![("proto", "tcp".into())], net[2] as f64);
-    out.push(packets);
-    out.push(one(
-        "node_nfsd_connections_total",
-        "Total number of NFSd TCP connections.",
-        net[3],
-        true,
-    ));
+    network("nfsd", "proto", net, out);
     let rpc = need(&path, &l, "rpc", 5)?;
     out.push(one(
         "node_nfsd_server_rpcs_total",
