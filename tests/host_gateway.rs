@@ -37,6 +37,13 @@ fn emmc_wear_wifi_link_and_clock_quality() {
          wlan0: 0000   58.  -52.  -256        0      0      0     12      3        7\n  \
          wlp2s0: 0000   70.  190.  -92.        1      2      0      0      0        0\n",
     );
+    write(proc.join("loadavg"), "0.50 0.40 0.30 1/100 42\n");
+    // A gateway script's textfile, one family clashing with a host metric.
+    let tf = dir.path().join("textfile");
+    write(
+        tf.join("modem.prom"),
+        "# HELP modem_signal_dbm LTE signal.\n# TYPE modem_signal_dbm gauge\nmodem_signal_dbm{apn=\"iot\"} -71\nnode_load1 99\n",
+    );
     write(
         proc.join("sys/kernel/random/boot_id"),
         "8c2e4f6a-1b3d-4e5f-9a8b-7c6d5e4f3a2b\n",
@@ -46,10 +53,11 @@ fn emmc_wear_wifi_link_and_clock_quality() {
         dir.path(),
         port,
         &format!(
-            "[sample]\ninterval = \"1h\"\ncollectors = [\"mmc\", \"wireless\", \"timex\"]\n\
-             proc_path = \"{}\"\nsys_path = \"{}\"\n",
+            "[sample]\ninterval = \"1h\"\ncollectors = [\"mmc\", \"wireless\", \"timex\", \"loadavg\", \"textfile\"]\n\
+             proc_path = \"{}\"\nsys_path = \"{}\"\n[sample.textfile]\ndirectory = \"{}\"\n",
             proc.display(),
-            sys.display()
+            sys.display(),
+            tf.display()
         ),
     );
     let _agent = start_outpost(&cfg, port);
@@ -83,6 +91,10 @@ fn emmc_wear_wifi_link_and_clock_quality() {
         ("node_scrape_collector_success{collector=\"mmc\"}", 1.0),
         ("node_scrape_collector_success{collector=\"wireless\"}", 1.0),
         ("node_scrape_collector_success{collector=\"timex\"}", 1.0),
+        // The textfile's own series join the host's; its node_load1 does not replace the host's.
+        ("modem_signal_dbm{apn=\"iot\"}", -71.0),
+        ("node_load1", 0.5),
+        ("node_textfile_scrape_error", 0.0),
     ];
     for (series, v) in want {
         assert_eq!(metric(&body, series), Some(v), "{series} in:\n{body}");
@@ -93,6 +105,9 @@ fn emmc_wear_wifi_link_and_clock_quality() {
         !body.contains("outpost_wireless_noise_dbm{device=\"wlan0\"}"),
         "-256 means no noise figure"
     );
+    assert_eq!(body.matches("\nnode_load1 ").count(), 1, "{body}");
+    let log = std::fs::read_to_string(dir.path().join("outpost.log")).unwrap();
+    assert!(log.contains("textfile: node_load1 is already reported"), "{log}");
     // The clock: synchronised or not, and how far off it may be.
     let sync = metric(&body, "node_timex_sync_status").expect("node_timex_sync_status");
     assert!(sync == 0.0 || sync == 1.0);

@@ -1,5 +1,7 @@
 //! The host sampler: one cycle reads the kernel's counters and produces a [`Snapshot`] with
-//! node_exporter's names, labels, units and types.
+//! node_exporter's names, labels, units and types — node_exporter 1.5's whole default Linux
+//! collector set and outpost's gateway collectors, one module per family of files
+//! (docs/HOST.md).
 //!
 //! Collectors read `/proc`, `/sys` and `statfs` directly: sysinfo lacks per-mode CPU seconds,
 //! the full meminfo field set and inode counts, and node_exporter-equal values need the same
@@ -82,6 +84,8 @@ pub struct HostSampler {
     dmi: Option<Vec<Family>>,
     netstat_fields: read::Selection,
     vmstat_fields: read::Selection,
+    /// Textfile family names already warned about for clashing with the agent's own.
+    clashes: std::collections::HashSet<String>,
 }
 
 impl HostSampler {
@@ -103,6 +107,7 @@ impl HostSampler {
             dmi: None,
             netstat_fields: read::Selection::new(cfg.netstat_fields.clone()),
             vmstat_fields: read::Selection::new(cfg.vmstat_fields.clone()),
+            clashes: Default::default(),
         }
     }
 
@@ -227,15 +232,23 @@ impl HostSampler {
         } else {
             Ok(())
         };
-        let mut families = Vec::with_capacity(96);
+        let mut families = Vec::with_capacity(512);
         let mut results = Vec::with_capacity(self.cfg.collectors.len());
+        // The textfiles' families join last, so that one whose name a collector (or the agent)
+        // already uses can be left out instead of exposed twice.
+        let mut textfile = Vec::new();
         for i in 0..self.cfg.collectors.len() {
             let c = self.cfg.collectors[i];
             let t = Instant::now();
-            let mark = families.len();
-            let outcome = self.run_one(c, &stat_read, &mut families);
+            let out = if c == Collector::Textfile {
+                &mut textfile
+            } else {
+                &mut families
+            };
+            let mark = out.len();
+            let outcome = self.run_one(c, &stat_read, out);
             if outcome.is_err() {
-                families.truncate(mark); // never publish half a collector
+                out.truncate(mark); // never publish half a collector
             }
             match &outcome {
                 Err(msg) => {
@@ -262,6 +275,22 @@ impl HostSampler {
                 seconds: t.elapsed().as_secs_f64(),
                 error: outcome.err(),
             });
+        }
+        if !textfile.is_empty() {
+            let taken: std::collections::HashSet<String> = families.iter().map(|f| f.name.clone()).collect();
+            for f in textfile {
+                let reserved = f.name.starts_with("outpost_") || f.name.starts_with("node_scrape_collector_");
+                if reserved || taken.contains(&f.name) {
+                    if self.clashes.insert(f.name.clone()) {
+                        log::warn!(
+                            "textfile: {} is already reported by outpost; the textfile's series are left out",
+                            f.name
+                        );
+                    }
+                    continue;
+                }
+                families.push(f);
+            }
         }
         Cycle {
             snapshot: Snapshot {
