@@ -45,6 +45,8 @@ pub const ALLOWED: &[&str] = &[
     "sample.arp",
     "sample.netstat",
     "sample.vmstat",
+    "sample.powersupplyclass",
+    "sample.tapestats",
     "store.commit_interval",
     "store.commit_interval_rereadable",
     "store.commit_bytes",

@@ -221,6 +221,10 @@ pub struct SampleConfig {
     pub vmstat_fields: Regex,
     /// `[sample.textfile] directory`: `*.prom` files merged into the host metrics.
     pub textfile_directory: Option<PathBuf>,
+    /// node_exporter's `--collector.powersupply.ignored-supplies`.
+    pub powersupplyclass: DeviceFilter,
+    /// node_exporter's `--collector.tapestats.ignored-devices`.
+    pub tapestats: DeviceFilter,
 }
 
 /// A `device_include` / `device_exclude` pair; both set is refused, as node_exporter does.
@@ -359,6 +363,20 @@ pub fn resolve(p: &mut Problems, s: &RawSample, board: Option<&Board>) -> Sample
         s.vmstat.fields.as_deref(),
         DEFAULT_VMSTAT_FIELDS,
     );
+    let powersupplyclass = devices(
+        p,
+        "sample.powersupplyclass",
+        s.powersupplyclass.device_include.as_deref(),
+        s.powersupplyclass.device_exclude.as_deref(),
+        None,
+    );
+    let tapestats = devices(
+        p,
+        "sample.tapestats",
+        s.tapestats.device_include.as_deref(),
+        s.tapestats.device_exclude.as_deref(),
+        None,
+    );
     let textfile_directory = s
         .textfile
         .directory
@@ -390,5 +408,7 @@ pub fn resolve(p: &mut Problems, s: &RawSample, board: Option<&Board>) -> Sample
         netstat_fields,
         vmstat_fields,
         textfile_directory,
+        powersupplyclass,
+        tapestats,
     }
 }

@@ -328,6 +328,10 @@ pub struct RawSample {
     pub vmstat: RawFields,
     #[serde(default)]
     pub textfile: RawTextfile,
+    #[serde(default)]
+    pub powersupplyclass: RawDevices,
+    #[serde(default)]
+    pub tapestats: RawDevices,
 }
 
 /// A collector's device filter: node_exporter's `device-include` / `device-exclude` pair

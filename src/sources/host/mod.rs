@@ -181,7 +181,9 @@ impl HostSampler {
             }
             Collector::Edac => platform::edac(&self.cfg.sys_path, out).map_err(e),
             Collector::Rapl => platform::rapl(&self.cfg.sys_path, out).map_err(e),
-            Collector::Powersupplyclass => platform::power_supply(&self.cfg.sys_path, out).map_err(e),
+            Collector::Powersupplyclass => {
+                platform::power_supply(&self.cfg.sys_path, &self.cfg.powersupplyclass, out).map_err(e)
+            }
             Collector::Textfile => {
                 textfile::collect(self.cfg.textfile_directory.as_deref(), out);
                 Ok(())
@@ -191,7 +193,9 @@ impl HostSampler {
             Collector::Wireless => gateway::wireless(proc, out).map_err(e),
             Collector::Mdadm => storage::mdadm(proc, out).map_err(e),
             Collector::Nvme => storage::nvme(&self.cfg.sys_path, out).map_err(e),
-            Collector::Tapestats => storage::tapestats(&self.cfg.sys_path, out).map_err(e),
+            Collector::Tapestats => {
+                storage::tapestats(&self.cfg.sys_path, &self.cfg.tapestats, out).map_err(e)
+            }
             Collector::Fibrechannel => storage::fibrechannel(&self.cfg.sys_path, out).map_err(e),
             Collector::Bonding => net::bonding(&self.cfg.sys_path, out).map_err(e),
             Collector::Ipvs => net::ipvs(proc, out).map_err(e),

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use super::read::{attr_f64, counter, dir_names, gauge, no_data, read_attr, valid_utf8, CollectError};
+use crate::config::sample::DeviceFilter;
 use crate::model::{Family, Labels};
 
 /// A sysfs text attribute, trimmed, invalid UTF-8 replaced; `None` when absent.
@@ -242,7 +243,7 @@ pub fn rapl(sys: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
 }
 
 /// `/sys/class/power_supply`: batteries, mains and UPS-like supplies.
-pub fn power_supply(sys: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
+pub fn power_supply(sys: &Path, filter: &DeviceFilter, out: &mut Vec<Family>) -> Result<(), CollectError> {
     // (metric, sysfs file, divisor)
     const VALUES: [(&str, &str, f64); 49] = [
         ("authentic", "authentic", 1.0),
@@ -327,7 +328,7 @@ pub fn power_supply(sys: &Path, out: &mut Vec<Family>) -> Result<(), CollectErro
     );
     for ps in dir_names(&dir) {
         let d = dir.join(&ps);
-        if !d.is_dir() {
+        if !d.is_dir() || filter.ignored(&ps) {
             continue;
         }
         for ((_, file, div), fam) in VALUES.iter().zip(fams.iter_mut()) {

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use super::read::{counter, dir_names, gauge, no_data, read_attr, read_or_no_data, CollectError};
+use crate::config::sample::DeviceFilter;
 use crate::model::Family;
 
 /// One array of `/proc/mdstat`, as node_exporter's procfs library reads it.
@@ -170,7 +171,7 @@ pub fn nvme(sys: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
     Ok(())
 }
 
-pub fn tapestats(sys: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
+pub fn tapestats(sys: &Path, filter: &DeviceFilter, out: &mut Vec<Family>) -> Result<(), CollectError> {
     const STATS: [(&str, &str, f64, &str); 10] = [
         ("in_flight", "node_tape_io_now", 1.0, "The number of I/Os currently outstanding to this device."),
         ("io_ns", "node_tape_io_time_seconds_total", 1e-9, "The amount of time spent waiting for all I/O to complete (including read and write). This includes tape movement commands such as seeking between file or set marks and implicit tape movement such as when rewind on close tape devices are used."),
@@ -202,6 +203,7 @@ pub fn tapestats(sys: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> 
         if !dev
             .strip_prefix("st")
             .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            || filter.ignored(&dev)
         {
             continue;
         }
