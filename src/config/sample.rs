@@ -8,7 +8,7 @@ use regex::Regex;
 
 use super::board::Board;
 use super::check::{duration, path, regex};
-use super::schema::RawSample;
+use super::schema::{RawDevices, RawSample};
 use super::Problems;
 
 /// node_exporter 1.5's default `--collector.diskstats.device-exclude`: partitions of the
@@ -227,8 +227,19 @@ pub struct SampleConfig {
     pub tapestats: DeviceFilter,
 }
 
+/// A `[sample.<collector>]` device filter section.
+fn devices(p: &mut Problems, key: &str, raw: &RawDevices, default_exclude: Option<&str>) -> DeviceFilter {
+    filter(
+        p,
+        key,
+        raw.device_include.as_deref(),
+        raw.device_exclude.as_deref(),
+        default_exclude,
+    )
+}
+
 /// A `device_include` / `device_exclude` pair; both set is refused, as node_exporter does.
-fn devices(
+fn filter(
     p: &mut Problems,
     key: &str,
     include: Option<&str>,
@@ -323,34 +334,21 @@ pub fn resolve(p: &mut Problems, s: &RawSample, board: Option<&Board>) -> Sample
         Duration::from_millis(10),
         Duration::from_secs(60),
     );
-    let netdev = devices(
-        p,
-        "sample.netdev",
-        s.netdev.device_include.as_deref(),
-        s.netdev.device_exclude.as_deref(),
-        None,
-    );
+    let netdev = devices(p, "sample.netdev", &s.netdev, None);
     let diskstats = devices(
         p,
         "sample.diskstats",
-        s.diskstats.device_include.as_deref(),
-        s.diskstats.device_exclude.as_deref(),
+        &s.diskstats,
         Some(DEFAULT_DISKSTATS_EXCLUDE),
     );
-    let netclass = devices(
+    let netclass = filter(
         p,
         "sample.netclass",
         None,
         s.netclass.device_exclude.as_deref(),
         None,
     );
-    let arp = devices(
-        p,
-        "sample.arp",
-        s.arp.device_include.as_deref(),
-        s.arp.device_exclude.as_deref(),
-        None,
-    );
+    let arp = devices(p, "sample.arp", &s.arp, None);
     let netstat_fields = regex(
         p,
         "sample.netstat.fields",
@@ -363,20 +361,8 @@ pub fn resolve(p: &mut Problems, s: &RawSample, board: Option<&Board>) -> Sample
         s.vmstat.fields.as_deref(),
         DEFAULT_VMSTAT_FIELDS,
     );
-    let powersupplyclass = devices(
-        p,
-        "sample.powersupplyclass",
-        s.powersupplyclass.device_include.as_deref(),
-        s.powersupplyclass.device_exclude.as_deref(),
-        None,
-    );
-    let tapestats = devices(
-        p,
-        "sample.tapestats",
-        s.tapestats.device_include.as_deref(),
-        s.tapestats.device_exclude.as_deref(),
-        None,
-    );
+    let powersupplyclass = devices(p, "sample.powersupplyclass", &s.powersupplyclass, None);
+    let tapestats = devices(p, "sample.tapestats", &s.tapestats, None);
     let textfile_directory = s
         .textfile
         .directory

@@ -311,7 +311,7 @@ pub struct RawSample {
     #[serde(default)]
     pub filesystem: RawFilesystem,
     #[serde(default)]
-    pub netdev: RawNetdev,
+    pub netdev: RawDevices,
     /// Root of the host's filesystem (`/etc/os-release` is read under it); default `/`.
     pub rootfs_path: Option<String>,
     /// udev's database (disk models, serials, paths); default `/run/udev/data`.
@@ -373,13 +373,6 @@ pub struct RawFilesystem {
     pub fs_types_exclude: Option<String>,
     /// How long one `statfs` may take before its mount is reported as stuck.
     pub statfs_timeout: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawNetdev {
-    pub device_include: Option<String>,
-    pub device_exclude: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -9,8 +9,8 @@
 
 use std::path::Path;
 
-use super::read::{counter, dir_names, gauge, read_attr, CollectError};
-use crate::model::{Family, Labels};
+use super::read::{dir_names, read_attr, CollectError, Families};
+use crate::model::{Family, Labels, MetricKind};
 
 /// `20.4G` → 20 GiB + 400 MiB; `1.1M/sec` → 1 MiB + 100 KiB; `512` → 512.
 fn dehumanize(s: &str) -> Option<f64> {
@@ -28,23 +28,17 @@ fn dehumanize(s: &str) -> Option<f64> {
     Some((mant * base + frac * 100 * base / 1024) as f64)
 }
 
-struct Fam(Vec<Family>);
+/// `node_bcache_<name>` with its help text, a counter or a gauge.
+struct Fam(Families);
 
 impl Fam {
     fn push(&mut self, name: &str, help: &str, is_counter: bool, labels: Labels, v: f64) {
-        let full = format!("node_bcache_{name}");
-        let i = match self.0.iter().position(|f| f.name == full) {
-            Some(i) => i,
-            None => {
-                self.0.push(if is_counter {
-                    counter(full, help)
-                } else {
-                    gauge(full, help)
-                });
-                self.0.len() - 1
-            }
+        let kind = if is_counter {
+            MetricKind::Counter
+        } else {
+            MetricKind::Gauge
         };
-        self.0[i].push(labels, v);
+        self.0.push(&format!("node_bcache_{name}"), help, kind, labels, v);
     }
 }
 
@@ -54,7 +48,7 @@ pub fn collect(sys: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
     if !root.is_dir() {
         return Ok(());
     }
-    let mut f = Fam(Vec::new());
+    let mut f = Fam(Families::default());
     for uuid in dir_names(&root) {
         let d = root.join(&uuid);
         if !d.is_dir() {
@@ -182,7 +176,7 @@ pub fn collect(sys: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
             }
         }
     }
-    out.extend(f.0);
+    out.extend(f.0.into_vec());
     Ok(())
 }
 

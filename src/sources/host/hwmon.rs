@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::read::{read_attr, CollectError};
+use super::read::{read_attr, CollectError, Families};
 use crate::model::{Family, MetricKind};
 
 /// node_exporter's `cleanMetricName`: lower case, `[^a-z0-9:_]` → `_`, trimmed of `_`.
@@ -124,19 +124,6 @@ fn read_sensors(dir: &Path, into: &mut Sensors) {
     }
 }
 
-/// Families by name, created on first use with node_exporter's help text.
-#[derive(Default)]
-struct Out(BTreeMap<String, Family>);
-
-impl Out {
-    fn push(&mut self, name: String, help: String, kind: MetricKind, labels: crate::model::Labels, v: f64) {
-        self.0
-            .entry(name)
-            .or_insert_with_key(|n| Family::new(n.clone(), help, kind))
-            .push(labels, v);
-    }
-}
-
 pub fn collect(class_dir: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
     let entries = match std::fs::read_dir(class_dir) {
         Ok(e) => e,
@@ -151,7 +138,7 @@ pub fn collect(class_dir: &Path, out: &mut Vec<Family>) -> Result<(), CollectErr
     };
     let mut dirs: Vec<_> = entries.flatten().map(|e| e.path()).collect();
     dirs.sort();
-    let mut fams = Out::default();
+    let mut fams = Families::default();
     let g = MetricKind::Gauge;
     for dir in dirs {
         let Some(chip) = chip_name(&dir) else {
@@ -163,8 +150,8 @@ pub fn collect(class_dir: &Path, out: &mut Vec<Family>) -> Result<(), CollectErr
         read_sensors(&dir.join("device"), &mut sensors);
         if let Some(human) = read_attr(&dir.join("name")) {
             fams.push(
-                "node_hwmon_chip_names".into(),
-                "Annotation metric for human-readable chip names".into(),
+                "node_hwmon_chip_names",
+                "Annotation metric for human-readable chip names",
                 g,
                 vec![("chip", chip.clone()), ("chip_name", human)],
                 1.0,
@@ -177,8 +164,8 @@ pub fn collect(class_dir: &Path, out: &mut Vec<Family>) -> Result<(), CollectErr
             let labels = || vec![("chip", chip.clone()), ("sensor", sensor.clone())];
             if let Some(text) = data.get("label") {
                 fams.push(
-                    "node_hwmon_sensor_label".into(),
-                    "Label for given chip and sensor".into(),
+                    "node_hwmon_sensor_label",
+                    "Label for given chip and sensor",
                     g,
                     vec![
                         ("chip", chip.clone()),
@@ -192,13 +179,7 @@ pub fn collect(class_dir: &Path, out: &mut Vec<Family>) -> Result<(), CollectErr
             match kind {
                 "beep_enable" => {
                     let v = if bare == Some("1") { 1.0 } else { 0.0 };
-                    fams.push(
-                        "node_hwmon_beep_enabled".into(),
-                        "Hardware beep enabled".into(),
-                        g,
-                        labels(),
-                        v,
-                    );
+                    fams.push("node_hwmon_beep_enabled", "Hardware beep enabled", g, labels(), v);
                     continue;
                 }
                 "vrm" | "update_interval" => {
@@ -216,7 +197,7 @@ pub fn collect(class_dir: &Path, out: &mut Vec<Family>) -> Result<(), CollectErr
                                 v * 0.001,
                             )
                         };
-                        fams.push(name.into(), help.into(), g, labels(), v);
+                        fams.push(name, help, g, labels(), v);
                     }
                     continue;
                 }
@@ -304,11 +285,11 @@ pub fn collect(class_dir: &Path, out: &mut Vec<Family>) -> Result<(), CollectErr
                     ),
                     _ => (name, format!("Hardware monitor {kind} element {e}"), g, v),
                 };
-                fams.push(name, help, kind2, labels(), v);
+                fams.push(&name, help, kind2, labels(), v);
             }
         }
     }
-    out.extend(fams.0.into_values());
+    out.extend(fams.into_vec());
     Ok(())
 }
 

@@ -280,21 +280,31 @@ impl HostSampler {
                 error: outcome.err(),
             });
         }
-        if !textfile.is_empty() {
-            let taken: std::collections::HashSet<String> = families.iter().map(|f| f.name.clone()).collect();
-            for f in textfile {
-                let reserved = f.name.starts_with("outpost_") || f.name.starts_with("node_scrape_collector_");
-                if reserved || taken.contains(&f.name) {
-                    if self.clashes.insert(f.name.clone()) {
-                        log::warn!(
-                            "textfile: {} is already reported by outpost; the textfile's series are left out",
-                            f.name
-                        );
-                    }
-                    continue;
+        // Without a directory the textfile collector reports only its own two families.
+        if textfile.iter().any(|f| !f.name.starts_with("node_textfile_")) {
+            let keep: Vec<bool> = {
+                let taken: std::collections::HashSet<&str> =
+                    families.iter().map(|f| f.name.as_str()).collect();
+                textfile
+                    .iter()
+                    .map(|f| {
+                        let reserved =
+                            f.name.starts_with("outpost_") || f.name.starts_with("node_scrape_collector_");
+                        !(reserved || taken.contains(f.name.as_str()))
+                    })
+                    .collect()
+            };
+            for (f, keep) in textfile.iter().zip(&keep) {
+                if !keep && self.clashes.insert(f.name.clone()) {
+                    log::warn!(
+                        "textfile: {} is already reported by outpost; the textfile's series are left out",
+                        f.name
+                    );
                 }
-                families.push(f);
             }
+            families.extend(textfile.into_iter().zip(keep).filter_map(|(f, k)| k.then_some(f)));
+        } else {
+            families.append(&mut textfile);
         }
         Cycle {
             snapshot: Snapshot {

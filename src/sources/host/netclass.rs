@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::read::{dir_names, AttrDir, CollectError};
+use super::read::{dir_names, AttrDir, CollectError, Families};
 use crate::config::sample::DeviceFilter;
 use crate::model::{Family, MetricKind};
 
@@ -38,29 +38,20 @@ fn int(s: &str) -> Option<i64> {
     }
 }
 
-struct Fams(Vec<Family>);
-
-impl Fams {
-    fn push(&mut self, suffix: &str, counter: bool, dev: &str, v: f64) {
-        let name = format!("node_network_{suffix}");
-        let i = match self.0.iter().position(|f| f.name == name) {
-            Some(i) => i,
-            None => {
-                let kind = if counter {
-                    MetricKind::Counter
-                } else {
-                    MetricKind::Gauge
-                };
-                self.0.push(Family::new(
-                    name,
-                    format!("Network device property: {suffix}"),
-                    kind,
-                ));
-                self.0.len() - 1
-            }
-        };
-        self.0[i].push(vec![("device", dev.to_string())], v);
-    }
+/// `node_network_<suffix>{device}` with node_exporter's help text.
+fn prop(fams: &mut Families, suffix: &str, counter: bool, dev: &str, v: f64) {
+    let kind = if counter {
+        MetricKind::Counter
+    } else {
+        MetricKind::Gauge
+    };
+    fams.push(
+        &format!("node_network_{suffix}"),
+        format!("Network device property: {suffix}"),
+        kind,
+        vec![("device", dev.to_string())],
+        v,
+    );
 }
 
 pub fn collect(
@@ -83,7 +74,7 @@ pub fn collect(
         "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
         MetricKind::Gauge,
     );
-    let mut fams = Fams(Vec::new());
+    let mut fams = Families::default();
     for dev in dir_names(&class) {
         if filter.ignored(&dev) {
             continue;
@@ -111,24 +102,30 @@ pub fn collect(
         );
         for (file, suffix, counter) in PROPS {
             if let Some(v) = attr(file).as_deref().and_then(int) {
-                fams.push(suffix, counter, &dev, v as f64);
+                prop(&mut fams, suffix, counter, &dev, v as f64);
             }
         }
         if let Some(speed) = attr("speed").as_deref().and_then(int) {
             // Some drivers say -1 for an unknown speed.
             if speed >= 0 || !ignore_invalid_speed {
-                fams.push("speed_bytes", false, &dev, (speed * 1000 * 1000 / 8) as f64);
+                prop(
+                    &mut fams,
+                    "speed_bytes",
+                    false,
+                    &dev,
+                    (speed * 1000 * 1000 / 8) as f64,
+                );
             }
         }
         if let Some(v) = attr("tx_queue_len").as_deref().and_then(int) {
-            fams.push("transmit_queue_length", false, &dev, v as f64);
+            prop(&mut fams, "transmit_queue_length", false, &dev, v as f64);
         }
         if let Some(v) = attr("type").as_deref().and_then(int) {
-            fams.push("protocol_type", false, &dev, v as f64);
+            prop(&mut fams, "protocol_type", false, &dev, v as f64);
         }
     }
     out.push(up);
     out.push(info);
-    out.extend(fams.0);
+    out.extend(fams.into_vec());
     Ok(())
 }

@@ -5,9 +5,11 @@
 
 use std::path::Path;
 
-use super::read::{attr_f64, counter, dir_names, gauge, no_data, read_attr, valid_utf8, CollectError};
+use super::read::{
+    attr_f64, counter, dir_names, gauge, no_data, read_attr, valid_utf8, CollectError, Families,
+};
 use crate::config::sample::DeviceFilter;
-use crate::model::{Family, Labels};
+use crate::model::{Family, Labels, MetricKind};
 
 /// A sysfs text attribute, trimmed, invalid UTF-8 replaced; `None` when absent.
 fn text(path: &Path) -> Option<String> {
@@ -206,7 +208,7 @@ pub fn rapl(sys: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
         return Err(no_data(&dir));
     }
     let mut seen: std::collections::HashMap<String, u32> = Default::default();
-    let mut fams: Vec<Family> = Vec::new();
+    let mut fams = Families::default();
     for zone in dir_names(&dir) {
         if !zone.contains("intel-rapl") {
             continue;
@@ -225,20 +227,15 @@ pub fn rapl(sys: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
                 (name, (*i - 1).to_string())
             }
         };
-        let metric = format!("node_rapl_{name}_joules_total");
-        let i = match fams.iter().position(|f| f.name == metric) {
-            Some(i) => i,
-            None => {
-                fams.push(counter(metric, format!("Current RAPL {name} value in joules")));
-                fams.len() - 1
-            }
-        };
-        fams[i].push(
+        fams.push(
+            &format!("node_rapl_{name}_joules_total"),
+            format!("Current RAPL {name} value in joules"),
+            MetricKind::Counter,
             vec![("index", index), ("path", path.display().to_string())],
             uj / 1000000.0,
         );
     }
-    out.extend(fams);
+    out.extend(fams.into_vec());
     Ok(())
 }
 

@@ -197,13 +197,6 @@ impl AttrDir {
         Some(String::from_utf8_lossy(&buf[..n]).trim().to_string())
     }
 
-    /// An attribute as a number.
-    pub fn num<T: std::str::FromStr>(&self, name: &str) -> Option<T> {
-        let mut buf = [0u8; 64];
-        let n = self.read(name, &mut buf)?;
-        std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
-    }
-
     fn read(&self, name: &str, buf: &mut [u8]) -> Option<usize> {
         use std::os::fd::AsRawFd;
         let c = std::ffi::CString::new(name).ok()?;
@@ -245,5 +238,35 @@ impl Selection {
             self.memo.insert(key.to_string(), k);
         }
         k
+    }
+}
+
+/// Families created on first use, for collectors whose family names come from the data (hwmon
+/// sensor types, zfs kstats, RAPL zones, netclass and bcache attributes). Looked up by `&str`,
+/// so a family that exists costs no allocation for its name.
+#[derive(Default)]
+pub struct Families(std::collections::BTreeMap<String, crate::model::Family>);
+
+impl Families {
+    pub fn push(
+        &mut self,
+        name: &str,
+        help: impl Into<String>,
+        kind: crate::model::MetricKind,
+        labels: crate::model::Labels,
+        v: f64,
+    ) {
+        match self.0.get_mut(name) {
+            Some(f) => f.push(labels, v),
+            None => {
+                let mut f = crate::model::Family::new(name, help, kind);
+                f.push(labels, v);
+                self.0.insert(name.to_string(), f);
+            }
+        }
+    }
+
+    pub fn into_vec(self) -> impl Iterator<Item = crate::model::Family> {
+        self.0.into_values()
     }
 }

@@ -5,11 +5,10 @@
 //! `node_zfs_zpool_dataset_<field>{zpool,dataset}`, and its `state` file
 //! `node_zfs_zpool_state{zpool,state}`. Without the ZFS module there is no directory: "no data".
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::read::{dir_names, gauge, no_data, read_file, untyped, CollectError};
-use crate::model::{Family, Labels};
+use super::read::{dir_names, gauge, no_data, read_file, CollectError, Families};
+use crate::model::{Family, MetricKind};
 
 /// Subsystem → kstat file.
 const FILES: [(&str, &str); 11] = [
@@ -27,18 +26,6 @@ const FILES: [(&str, &str); 11] = [
 ];
 
 const POOL_STATES: [&str; 6] = ["online", "degraded", "faulted", "offline", "removed", "unavail"];
-
-#[derive(Default)]
-struct Fams(BTreeMap<String, Family>);
-
-impl Fams {
-    fn push(&mut self, name: String, help: String, labels: Labels, v: f64) {
-        self.0
-            .entry(name)
-            .or_insert_with_key(|n| untyped(n.clone(), help))
-            .push(labels, v);
-    }
-}
 
 /// The `name type data` rows of a kstat file: (name, type, value).
 fn rows(text: &str) -> Option<Vec<(&str, &str, &str)>> {
@@ -71,7 +58,7 @@ pub fn collect(proc: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
     if !base.is_dir() {
         return Err(no_data(&base));
     }
-    let mut fams = Fams::default();
+    let mut fams = Families::default();
     for (subsystem, file) in FILES {
         let path = base.join(file);
         let Ok(text) = std::fs::read_to_string(&path) else {
@@ -87,8 +74,9 @@ pub fn collect(proc: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
             let key = format!("kstat.zfs.misc.{file}.{name}");
             let v = uint(&path, &key, v)?;
             fams.push(
-                format!("node_zfs_{subsystem}_{}", name.replace('-', "_")),
+                &format!("node_zfs_{subsystem}_{}", name.replace('-', "_")),
                 key,
+                MetricKind::Untyped,
                 Vec::new(),
                 v,
             );
@@ -111,8 +99,9 @@ pub fn collect(proc: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
                         let key = format!("kstat.zfs.misc.io.{f}");
                         let v = uint(&io, &key, v)?;
                         fams.push(
-                            format!("node_zfs_zpool_{f}"),
+                            &format!("node_zfs_zpool_{f}"),
                             key,
+                            MetricKind::Untyped,
                             vec![("zpool", pool.clone())],
                             v,
                         );
@@ -136,8 +125,9 @@ pub fn collect(proc: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
                 let key = format!("kstat.zfs.misc.objset.{name}");
                 let v = uint(&path, &key, v)?;
                 fams.push(
-                    format!("node_zfs_zpool_dataset_{name}"),
+                    &format!("node_zfs_zpool_dataset_{name}"),
                     key,
+                    MetricKind::Untyped,
                     vec![("dataset", dataset.clone()), ("zpool", pool.clone())],
                     v,
                 );
@@ -153,7 +143,7 @@ pub fn collect(proc: &Path, out: &mut Vec<Family>) -> Result<(), CollectError> {
             }
         }
     }
-    out.extend(fams.0.into_values());
+    out.extend(fams.into_vec());
     out.push(state);
     Ok(())
 }
